@@ -1,0 +1,78 @@
+"""One build, top to bottom: content → catalog → renderers → publish.
+
+This is the library function behind ``newsroom build`` and ``newsroom check``; the
+scheduler and the file watcher call the same function.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from . import __version__
+from .catalog import Catalog, build_catalog
+from .config import Config
+from .content import Content, load_content
+from .model import Problem
+from .publish import PublishResult, publish
+from .render import Output, pages
+
+__all__ = ["BuildReport", "ContentErrors", "build_site", "check_content", "render_all"]
+
+GENERATOR = f"newsroom {__version__}"
+
+Renderer = Callable[[Catalog], Output]
+
+
+class ContentErrors(Exception):
+    """Content has problems and the build was asked not to skip them; nothing was published."""
+
+    def __init__(self, problems: tuple[Problem, ...]):
+        super().__init__(f"{len(problems)} problem(s) in content")
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    content: Content
+    catalog: Catalog
+    published: PublishResult
+    seconds: float
+    skipped: tuple[str, ...] = field(default_factory=tuple)
+
+
+def check_content(config: Config, content_dir: Path | None = None) -> Content:
+    return load_content(config, content_dir)
+
+
+def render_all(catalog: Catalog, config: Config, content: Content) -> Output:
+    """Every output file of a build, in memory."""
+    output = Output()
+    output.merge(pages.render(catalog, config.paths.templates))
+    for path, source in sorted(content.media.items()):
+        output.add(path, source.read_bytes())
+    return output
+
+
+def build_site(config: Config, now: datetime, content_dir: Path | None = None,
+               output_dir: Path | None = None, keep_going: bool = False,
+               progress: Callable[[str], None] | None = None) -> BuildReport:
+    """Build and publish. Raises :class:`ContentErrors` (nothing published) on bad content
+    unless ``keep_going``, which publishes the good files and reports the skipped ones."""
+    started = time.perf_counter()
+    step = progress or (lambda _message: None)
+    step("reading content")
+    content = load_content(config, content_dir)
+    if content.problems and not keep_going:
+        raise ContentErrors(content.problems)
+    catalog = build_catalog(content.news, content.profiles, config.site, config.topics, now)
+    step("rendering")
+    output = render_all(catalog, config, content)
+    step("publishing")
+    result = publish(output, output_dir or config.paths.output, config.site.base_url, GENERATOR,
+                     catalog.updated)
+    return BuildReport(content=content, catalog=catalog, published=result,
+                       seconds=time.perf_counter() - started, skipped=content.bad_files)

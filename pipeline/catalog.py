@@ -1,0 +1,83 @@
+"""The catalog: what is visible at an instant ``now``.
+
+An item is visible when it is not a draft and its date has come (a future date is an
+embargo). Visible ``visibility: partners`` items are kept apart in ``partner_only``:
+only partner files may use them. Every public index is built from public items only,
+so a renderer that uses the indexes cannot leak a hidden item.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .config import Site, Topic
+from .model import NewsItem, Profile
+
+__all__ = ["Catalog", "build_catalog", "newest_first"]
+
+
+def newest_first(items: Iterable[NewsItem]) -> list[NewsItem]:
+    """Date descending, then id ascending: a total, stable order."""
+    return sorted(sorted(items, key=lambda i: i.id), key=lambda i: i.date, reverse=True)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    now: datetime
+    site: Site
+    topics: dict[str, Topic]
+    profiles: dict[str, Profile]
+    items: tuple[NewsItem, ...]             # public and visible, newest first
+    partner_only: tuple[NewsItem, ...] = ()  # visible, for partner files only
+    by_language: dict[str, tuple[NewsItem, ...]] = field(default_factory=dict)
+    by_topic: dict[str, tuple[NewsItem, ...]] = field(default_factory=dict)
+    by_organization: dict[str, tuple[NewsItem, ...]] = field(default_factory=dict)
+    by_translation_key: dict[str, tuple[NewsItem, ...]] = field(default_factory=dict)
+
+    @property
+    def updated(self) -> datetime | None:
+        """The newest change among public items: the date of an empty feed, never the clock."""
+        return max((i.modified for i in self.items), default=None)
+
+    def translations(self, item: NewsItem) -> tuple[NewsItem, ...]:
+        """The other public language versions of ``item``."""
+        if not item.translation_key:
+            return ()
+        return tuple(t for t in self.by_translation_key.get(item.translation_key, ())
+                     if t.id != item.id)
+
+    def in_language(self, lang: str) -> tuple[NewsItem, ...]:
+        return self.by_language.get(lang, ())
+
+
+def is_visible(item: NewsItem, now: datetime) -> bool:
+    return item.status != "draft" and item.date <= now
+
+
+def build_catalog(news: Iterable[NewsItem], profiles: dict[str, Profile], site: Site,
+                  topics: dict[str, Topic], now: datetime) -> Catalog:
+    visible = newest_first(i for i in news if is_visible(i, now))
+    public = tuple(i for i in visible if not i.is_partner_only)
+    return Catalog(
+        now=now,
+        site=site,
+        topics=topics,
+        profiles=profiles,
+        items=public,
+        partner_only=tuple(i for i in visible if i.is_partner_only),
+        by_language=_index(public, lambda i: (i.lang,)),
+        by_topic=_index(public, lambda i: i.topics),
+        by_organization=_index(public, lambda i: i.organizations),
+        by_translation_key=_index(public, lambda i: (i.translation_key,) if i.translation_key else ()),
+    )
+
+
+def _index(items: tuple[NewsItem, ...], keys) -> dict[str, tuple[NewsItem, ...]]:
+    index: dict[str, list[NewsItem]] = defaultdict(list)
+    for item in items:   # items are already in order, so each bucket is too
+        for key in keys(item):
+            index[key].append(item)
+    return {k: tuple(v) for k, v in sorted(index.items())}

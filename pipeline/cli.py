@@ -1,0 +1,139 @@
+"""The ``newsroom`` command line: thin, each command calls one library function.
+
+Exit codes: 0 done; 1 content errors (nothing published); 2 usage, config or environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+
+from . import __version__
+from .build import BuildReport, ContentErrors, build_site, check_content
+from .config import Config, ConfigError, load_config
+from .publish import PublishError
+from .readers import parse_datetime
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    out, err = Console(highlight=False), Console(stderr=True, highlight=False)
+    try:
+        config = load_config(args.config)
+        return args.handler(args, config, out, err)
+    except (ConfigError, UsageError, PublishError) as exc:
+        err.print(f"newsroom: error: {exc}", markup=False)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        err.print("newsroom: interrupted; the previous output is intact", markup=False)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsroom",
+        description="Build news feeds, pages and partner files from Markdown content.",
+    )
+    parser.add_argument("--version", action="version", version=f"newsroom {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build = commands.add_parser("build", help="validate content and publish the output tree")
+    _common(build)
+    build.add_argument("--output", type=Path, metavar="D", help="output folder (default from config)")
+    build.add_argument("--now", metavar="ISO", help="build as of this instant (default: now)")
+    build.add_argument("--keep-going", action="store_true",
+                       help="skip files with problems, publish the rest, exit 0")
+    build.set_defaults(handler=_build)
+
+    check = commands.add_parser("check", help="validate content; publish nothing")
+    _common(check)
+    check.set_defaults(handler=_check)
+    return parser
+
+
+def _common(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--config", type=Path, default=Path("newsroom.toml"), metavar="F",
+                         help="configuration file (default: ./newsroom.toml)")
+    command.add_argument("--content", type=Path, metavar="D",
+                         help="content folder (default from config)")
+
+
+def _now(text: str | None, config: Config) -> datetime:
+    if text is None:
+        return datetime.now(UTC).astimezone(config.site.timezone)
+    try:
+        return parse_datetime(text, config.site)
+    except ValueError as exc:
+        raise UsageError(f"--now: {exc}") from None
+
+
+def _content_dir(args, config: Config) -> Path:
+    content = (args.content or config.paths.content).resolve()
+    if not content.is_dir():
+        raise UsageError(f"content folder {content} does not exist")
+    return content
+
+
+def _build(args, config: Config, out: Console, err: Console) -> int:
+    now = _now(args.now, config)
+    content_dir = _content_dir(args, config)
+    with err.status("building…") as status:
+        try:
+            report = build_site(config, now, content_dir=content_dir,
+                                output_dir=args.output.resolve() if args.output else None,
+                                keep_going=args.keep_going,
+                                progress=lambda message: status.update(f"{message}…"))
+        except ContentErrors as exc:
+            status.stop()
+            _print_problems(exc.problems, err)
+            err.print(f"newsroom: {len(exc.problems)} problem(s) in "
+                      f"{len({p.path for p in exc.problems})} file(s); nothing was published",
+                      markup=False)
+            return EXIT_CONTENT
+    if report.skipped:
+        _print_problems(report.content.problems, err)
+        for path in report.skipped:
+            err.print(f"newsroom: skipped {path}", markup=False)
+    _summary(report, out)
+    return EXIT_OK
+
+
+def _check(args, config: Config, out: Console, err: Console) -> int:
+    content = check_content(config, _content_dir(args, config))
+    if content.problems:
+        _print_problems(content.problems, err)
+        err.print(f"newsroom: {len(content.problems)} problem(s) in "
+                  f"{len(content.bad_files)} file(s)", markup=False)
+        return EXIT_CONTENT
+    out.print(f"ok: {len(content.news)} news items and {len(content.profiles)} profiles are valid",
+              markup=False)
+    return EXIT_OK
+
+
+def _print_problems(problems, err: Console) -> None:
+    for problem in problems:
+        err.print(str(problem), markup=False, soft_wrap=True)
+
+
+def _summary(report: BuildReport, out: Console) -> None:
+    result = report.published
+    catalog = report.catalog
+    out.print(
+        f"built {len(catalog.items)} public items ({len(catalog.partner_only)} partner-only) "
+        f"and {len(catalog.profiles)} profiles: {result.files} files written, "
+        f"{len(result.added)} added, {len(result.changed)} changed, {len(result.removed)} removed "
+        f"in {report.seconds:.2f}s",
+        markup=False, soft_wrap=True,
+    )

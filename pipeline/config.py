@@ -1,0 +1,376 @@
+"""Read ``newsroom.toml`` into typed, frozen objects.
+
+Every unknown key and every wrong type is a :class:`ConfigError` naming the
+key (``partners[1].max_items: expected an integer``). Relative paths resolve
+against the folder of the file. Secrets are never read from the file: they
+come from the environment through :func:`secret`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "Delivery",
+    "Newsletter",
+    "Partner",
+    "Paths",
+    "Site",
+    "Source",
+    "Topic",
+    "load_config",
+    "secret",
+]
+
+KNOWN_LANGUAGES = frozenset({"en", "fi", "sv"})
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or invalid."""
+
+
+Localized = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Site:
+    title: Localized
+    base_url: str
+    timezone: ZoneInfo
+    languages: tuple[str, ...]
+    default_language: str
+    description: Localized = field(default_factory=dict)
+    feed_items: int = 50
+    websub_hubs: tuple[str, ...] = ()
+    icon: str | None = None
+    logo: str | None = None
+    attribution: str | None = None
+
+    def text(self, values: Localized, lang: str) -> str:
+        """The value in ``lang``, else in the default language, else any."""
+        return values.get(lang) or values.get(self.default_language) or next(iter(values.values()), "")
+
+
+@dataclass(frozen=True)
+class Paths:
+    content: Path
+    templates: Path
+    output: Path
+    state: Path
+
+
+@dataclass(frozen=True)
+class Topic:
+    key: str
+    title: Localized
+
+
+@dataclass(frozen=True)
+class Partner:
+    id: str
+    topics: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    max_items: int = 50
+    include_partner_only: bool = False
+    webhook_url: str | None = None
+    utm: Localized = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Newsletter:
+    id: str
+    title: str
+    lang: str
+    schedule: str
+    topics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    url: str
+    organization: str | None = None
+    topics: tuple[str, ...] = ()
+    publish: str = "draft"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    method: str = "outbox"
+    sender: str = "Newsroom <news@example.org>"
+    rate_per_second: float = 20.0
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    site: Site
+    paths: Paths
+    topics: dict[str, Topic]
+    partners: tuple[Partner, ...] = ()
+    newsletters: tuple[Newsletter, ...] = ()
+    sources: tuple[Source, ...] = ()
+    delivery: Delivery = field(default_factory=Delivery)
+
+
+def secret(name: str) -> str | None:
+    """A secret from the environment (``NEWSROOM_SECRET``, ``NEWSROOM_SMTP_URL``…)."""
+    return os.environ.get(name) or None
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    path = Path(path).resolve()
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    try:
+        return _build(path, raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+# -- building -------------------------------------------------------------
+
+_TOP_KEYS = {"site", "paths", "topics", "partners", "newsletters", "sources", "delivery"}
+
+
+def _build(path: Path, raw: dict[str, Any]) -> Config:
+    _no_unknown(raw, _TOP_KEYS, "")
+    if "site" not in raw:
+        raise ConfigError("site: missing section")
+    site = _site(_table(raw["site"], "site"))
+    topics = _topics(_table(raw.get("topics", {}), "topics"), site)
+    if not topics:
+        raise ConfigError("topics: define at least one topic")
+    return Config(
+        path=path,
+        site=site,
+        paths=_paths(_table(raw.get("paths", {}), "paths"), path.parent),
+        topics=topics,
+        partners=tuple(_partner(t, f"partners[{i}]", site, topics)
+                       for i, t in enumerate(_array(raw, "partners"))),
+        newsletters=tuple(_newsletter(t, f"newsletters[{i}]", site, topics)
+                          for i, t in enumerate(_array(raw, "newsletters"))),
+        sources=tuple(_source(t, f"sources[{i}]", topics) for i, t in enumerate(_array(raw, "sources"))),
+        delivery=_delivery(_table(raw.get("delivery", {}), "delivery")),
+    )
+
+
+def _site(t: dict[str, Any]) -> Site:
+    keys = {"title", "description", "base_url", "timezone", "languages", "default_language",
+            "feed_items", "websub_hubs", "icon", "logo", "attribution"}
+    _no_unknown(t, keys, "site.")
+    languages = tuple(_str_list(_required(t, "languages", "site."), "site.languages"))
+    if not languages:
+        raise ConfigError("site.languages: list at least one language")
+    for lang in languages:
+        if lang not in KNOWN_LANGUAGES:
+            raise ConfigError(f"site.languages: unsupported language {lang!r}")
+    default = _str(t.get("default_language", languages[0]), "site.default_language")
+    if default not in languages:
+        raise ConfigError(f"site.default_language: {default!r} is not in site.languages")
+    base_url = _str(_required(t, "base_url", "site."), "site.base_url")
+    if not re.match(r"^https?://[^/]+", base_url):
+        raise ConfigError("site.base_url: expected an absolute http(s) URL")
+    tz_name = _str(t.get("timezone", "UTC"), "site.timezone")
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"site.timezone: unknown time zone {tz_name!r}") from None
+    feed_items = _int(t.get("feed_items", 50), "site.feed_items")
+    if feed_items < 1:
+        raise ConfigError("site.feed_items: must be at least 1")
+    return Site(
+        title=_localized(_required(t, "title", "site."), "site.title", languages),
+        description=_localized(t.get("description", {}), "site.description", languages),
+        base_url=base_url.rstrip("/") + "/",
+        timezone=tz,
+        languages=languages,
+        default_language=default,
+        feed_items=feed_items,
+        websub_hubs=tuple(_str_list(t.get("websub_hubs", []), "site.websub_hubs")),
+        icon=_opt_str(t.get("icon"), "site.icon"),
+        logo=_opt_str(t.get("logo"), "site.logo"),
+        attribution=_opt_str(t.get("attribution"), "site.attribution"),
+    )
+
+
+def _paths(t: dict[str, Any], root: Path) -> Paths:
+    _no_unknown(t, {"content", "templates", "output", "state"}, "paths.")
+    defaults = {"content": "content", "templates": "templates", "output": "output", "state": "state"}
+    resolved = {k: (root / _str(t.get(k, v), f"paths.{k}")).resolve() for k, v in defaults.items()}
+    return Paths(**resolved)
+
+
+def _topics(t: dict[str, Any], site: Site) -> dict[str, Topic]:
+    topics = {}
+    for key, value in t.items():
+        if not _ID_RE.match(key):
+            raise ConfigError(f"topics.{key}: a topic key is lowercase letters, digits, - and _")
+        body = _table(value, f"topics.{key}")
+        _no_unknown(body, {"title"}, f"topics.{key}.")
+        title = _localized(_required(body, "title", f"topics.{key}."), f"topics.{key}.title",
+                           site.languages)
+        topics[key] = Topic(key=key, title=title)
+    return topics
+
+
+def _partner(t: Any, where: str, site: Site, topics: dict[str, Topic]) -> Partner:
+    t = _table(t, where)
+    keys = {"id", "topics", "languages", "max_items", "include_partner_only", "webhook_url", "utm"}
+    _no_unknown(t, keys, f"{where}.")
+    return Partner(
+        id=_ident(_required(t, "id", f"{where}."), f"{where}.id"),
+        topics=_topic_keys(t.get("topics", []), f"{where}.topics", topics),
+        languages=_languages(t.get("languages", []), f"{where}.languages", site),
+        max_items=_int(t.get("max_items", 50), f"{where}.max_items"),
+        include_partner_only=_bool(t.get("include_partner_only", False),
+                                   f"{where}.include_partner_only"),
+        webhook_url=_opt_str(t.get("webhook_url"), f"{where}.webhook_url"),
+        utm={k: _str(v, f"{where}.utm.{k}") for k, v in _table(t.get("utm", {}), f"{where}.utm").items()},
+    )
+
+
+def _newsletter(t: Any, where: str, site: Site, topics: dict[str, Topic]) -> Newsletter:
+    t = _table(t, where)
+    _no_unknown(t, {"id", "title", "lang", "topics", "schedule"}, f"{where}.")
+    lang = _str(t.get("lang", site.default_language), f"{where}.lang")
+    if lang not in site.languages:
+        raise ConfigError(f"{where}.lang: {lang!r} is not in site.languages")
+    return Newsletter(
+        id=_ident(_required(t, "id", f"{where}."), f"{where}.id"),
+        title=_str(_required(t, "title", f"{where}."), f"{where}.title"),
+        lang=lang,
+        topics=_topic_keys(t.get("topics", []), f"{where}.topics", topics),
+        schedule=_str(_required(t, "schedule", f"{where}."), f"{where}.schedule"),
+    )
+
+
+def _source(t: Any, where: str, topics: dict[str, Topic]) -> Source:
+    t = _table(t, where)
+    _no_unknown(t, {"id", "url", "organization", "topics", "publish"}, f"{where}.")
+    publish = _str(t.get("publish", "draft"), f"{where}.publish")
+    if publish not in ("draft", "published"):
+        raise ConfigError(f"{where}.publish: expected 'draft' or 'published'")
+    return Source(
+        id=_ident(_required(t, "id", f"{where}."), f"{where}.id"),
+        url=_str(_required(t, "url", f"{where}."), f"{where}.url"),
+        organization=_opt_str(t.get("organization"), f"{where}.organization"),
+        topics=_topic_keys(t.get("topics", []), f"{where}.topics", topics),
+        publish=publish,
+    )
+
+
+def _delivery(t: dict[str, Any]) -> Delivery:
+    _no_unknown(t, {"method", "from", "rate_per_second"}, "delivery.")
+    method = _str(t.get("method", "outbox"), "delivery.method")
+    if method not in ("outbox", "smtp"):
+        raise ConfigError("delivery.method: expected 'outbox' or 'smtp'")
+    rate = t.get("rate_per_second", 20)
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0:
+        raise ConfigError("delivery.rate_per_second: expected a positive number")
+    return Delivery(method=method, sender=_str(t.get("from", Delivery.sender), "delivery.from"),
+                    rate_per_second=float(rate))
+
+
+# -- typed accessors ------------------------------------------------------------
+
+
+def _no_unknown(t: dict[str, Any], known: set[str], prefix: str) -> None:
+    for key in t:
+        if key not in known:
+            raise ConfigError(f"{prefix}{key}: unknown key")
+
+
+def _required(t: dict[str, Any], key: str, prefix: str) -> Any:
+    if key not in t:
+        raise ConfigError(f"{prefix}{key}: missing")
+    return t[key]
+
+
+def _table(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a table")
+    return value
+
+
+def _array(raw: dict[str, Any], key: str) -> list[Any]:
+    value = raw.get(key, [])
+    if not isinstance(value, list):
+        raise ConfigError(f"{key}: expected an array of tables ([[{key}]])")
+    return value
+
+
+def _str(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string")
+    return value
+
+
+def _opt_str(value: Any, where: str) -> str | None:
+    return None if value is None else _str(value, where)
+
+
+def _int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{where}: expected an integer")
+    return value
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: expected true or false")
+    return value
+
+
+def _str_list(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: expected a list of strings")
+    return value
+
+
+def _ident(value: Any, where: str) -> str:
+    value = _str(value, where)
+    if not _ID_RE.match(value):
+        raise ConfigError(f"{where}: {value!r} must be lowercase letters, digits, - and _")
+    return value
+
+
+def _localized(value: Any, where: str, languages: tuple[str, ...]) -> Localized:
+    if isinstance(value, str):
+        return dict.fromkeys(languages, value)
+    table = _table(value, where)
+    for lang, text in table.items():
+        if lang not in languages:
+            raise ConfigError(f"{where}.{lang}: language not in site.languages")
+        _str(text, f"{where}.{lang}")
+    return dict(table)
+
+
+def _topic_keys(value: Any, where: str, topics: dict[str, Topic]) -> tuple[str, ...]:
+    keys = _str_list(value, where)
+    for key in keys:
+        if key not in topics:
+            raise ConfigError(f"{where}: unknown topic {key!r}")
+    return tuple(keys)
+
+
+def _languages(value: Any, where: str, site: Site) -> tuple[str, ...]:
+    langs = _str_list(value, where)
+    for lang in langs:
+        if lang not in site.languages:
+            raise ConfigError(f"{where}: {lang!r} is not in site.languages")
+    return tuple(langs)

@@ -1,0 +1,91 @@
+"""Split a content file into YAML front matter and Markdown body, keeping line numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from .markup import clean_text
+
+__all__ = ["Document", "FrontMatterError", "split_document"]
+
+try:  # the C loader is several times faster; fall back to pure Python where it is missing
+    _BaseLoader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _BaseLoader = yaml.SafeLoader
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """SafeLoader without the timestamp resolver: dates stay text and are parsed by us,
+    so an impossible date is a validation error rather than a YAML traceback."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+class FrontMatterError(Exception):
+    def __init__(self, line: int, field: str, message: str):
+        super().__init__(message)
+        self.line, self.field, self.message = line, field, message
+
+
+@dataclass(frozen=True)
+class Document:
+    meta: dict[str, Any]
+    lines: dict[str, int]   # top-level key -> 1-based line in the file
+    body: str
+    body_line: int          # line of the body's first line
+
+
+def split_document(raw: bytes) -> Document:
+    """Decode, clean and split a file. Raises :class:`FrontMatterError` with a line."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise FrontMatterError(line, "encoding", "not valid UTF-8 text") from None
+    text = clean_text(text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n"))
+    lines = text.split("\n")
+    if not lines or lines[0].rstrip() != "---":
+        raise FrontMatterError(1, "front matter", "the file must start with a '---' line")
+    end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
+    if end is None:
+        raise FrontMatterError(1, "front matter", "no closing '---' line")
+    meta, key_lines = _load_yaml("\n".join(lines[1:end]), first_line=2)
+    return Document(meta=meta, lines=key_lines, body="\n".join(lines[end + 1:]), body_line=end + 2)
+
+
+def _load_yaml(source: str, first_line: int) -> tuple[dict[str, Any], dict[str, int]]:
+    loader = _Loader(source)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return {}, {}
+        if not isinstance(node, yaml.MappingNode):
+            raise FrontMatterError(first_line, "front matter", "expected 'field: value' lines")
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = first_line + (mark.line if mark else 0)
+        raise FrontMatterError(line, "yaml", _yaml_message(exc)) from None
+    except yaml.YAMLError as exc:
+        raise FrontMatterError(first_line, "yaml", str(exc)) from None
+    finally:
+        loader.dispose()
+    key_lines: dict[str, int] = {}
+    for key_node, _ in node.value:
+        key, line = str(key_node.value), first_line + key_node.start_mark.line
+        if key in key_lines:
+            raise FrontMatterError(line, key, f"given twice (first on line {key_lines[key]})")
+        key_lines[key] = line
+    return data, key_lines
+
+
+def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
+    parts = [p for p in (exc.context, exc.problem) if p]
+    return "YAML syntax error: " + ", ".join(parts)

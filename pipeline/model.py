@@ -1,0 +1,84 @@
+"""The content model: frozen records the readers produce and the renderers consume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = ["Image", "NewsItem", "Problem", "Profile"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one file, printed as ``path:line: field: message``."""
+
+    path: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.field}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Image:
+    src: str                      # as written in the front matter
+    alt: str
+    url: str = ""                 # absolute URL, set when media is resolved
+    output_path: str | None = None  # "media/<hash>-<name>" for a local file
+    media_type: str | None = None
+    length: int | None = None     # bytes, when known
+
+
+@dataclass(frozen=True)
+class NewsItem:
+    source: str                   # path relative to the content folder
+    slug: str
+    id: str
+    url: str                      # the item's page (permalink)
+    title: str
+    date: datetime                # aware, in the site's time zone
+    lang: str
+    summary: str
+    body_html: str
+    topics: tuple[str, ...]
+    organizations: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    updated: datetime | None = None
+    image: Image | None = None
+    status: str = "published"
+    visibility: str = "public"
+    translation_key: str | None = None
+    canonical_url: str | None = None
+    lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def modified(self) -> datetime:
+        """When the item last changed significantly: ``updated``, else ``date``."""
+        return self.updated or self.date
+
+    @property
+    def is_partner_only(self) -> bool:
+        return self.visibility == "partners"
+
+    def line_of(self, name: str) -> int:
+        return self.lines.get(name, 1)
+
+
+@dataclass(frozen=True)
+class Profile:
+    source: str
+    slug: str
+    name: dict[str, str]
+    kind: str
+    summary: dict[str, str]
+    description_html: dict[str, str]
+    topics: tuple[str, ...] = ()
+    website: str | None = None
+    city: str | None = None
+    logo: Image | None = None
+    lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+
+    def line_of(self, name: str) -> int:
+        return self.lines.get(name, 1)

@@ -1,0 +1,256 @@
+"""Readers: one content file in, one :class:`NewsItem` or :class:`Profile` out (or its problems).
+
+A reader sees one file and the site settings; checks that need other files
+(topics, organizations, duplicate slugs) live in :mod:`pipeline.content`.
+Readers are pure functions of their input, which is what makes the parse cache safe.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from pathlib import PurePosixPath
+
+from .config import Site
+from .frontmatter import Document, FrontMatterError, split_document
+from .markup import derive_summary, render_markdown
+from .model import Image, NewsItem, Problem, Profile
+
+__all__ = ["PROFILE_KINDS", "parse_datetime", "read_news", "read_profile"]
+
+PROFILE_KINDS = ("university", "hospital", "research-centre", "company", "public-sector", "network")
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+_URI_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$")
+_HTTP_RE = re.compile(r"^https?://[^/\s]+\S*$")
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+NEWS_FIELDS = {
+    "title", "date", "updated", "lang", "summary", "topics", "organizations", "authors", "image",
+    "status", "visibility", "translation_key", "id", "slug", "canonical_url",
+}
+PROFILE_FIELDS = {
+    "slug", "name", "kind", "website", "city", "topics", "summary", "logo", "description",
+}
+
+
+class _Fields:
+    """Typed access to front matter fields that records problems instead of raising."""
+
+    def __init__(self, path: str, doc: Document):
+        self.path, self.doc = path, doc
+        self.problems: list[Problem] = []
+
+    def line(self, name: str) -> int:
+        return self.doc.lines.get(name, 1)
+
+    def problem(self, name: str, message: str) -> None:
+        self.problems.append(Problem(self.path, self.line(name.split(".")[0]), name, message))
+
+    def unknown(self, known: set[str]) -> None:
+        for key in self.doc.meta:
+            if str(key) not in known:
+                self.problem(str(key), "unknown field")
+
+    def text(self, name: str, required: bool = False) -> str | None:
+        value = self.doc.meta.get(name)
+        if value is None:
+            if required:
+                self.problem(name, "missing")
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            self.problem(name, "expected plain text")
+            return None
+        value = " ".join(str(value).split())
+        if not value and required:
+            self.problem(name, "is empty")
+            return None
+        return value or None
+
+    def text_list(self, name: str, required: bool = False) -> tuple[str, ...]:
+        value = self.doc.meta.get(name)
+        if value is None or value == []:
+            if required:
+                self.problem(name, "missing: list at least one")
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            self.problem(name, "expected a list of names")
+            return ()
+        return tuple(v.strip() for v in value)
+
+    def choice(self, name: str, options: tuple[str, ...], default: str) -> str:
+        value = self.doc.meta.get(name, default)
+        if value not in options:
+            self.problem(name, f"{value!r} is not one of {', '.join(options)}")
+            return default
+        return value
+
+    def url(self, name: str) -> str | None:
+        value = self.text(name)
+        if value is not None and not _HTTP_RE.match(value):
+            self.problem(name, f"{value!r} is not an absolute http(s) URL")
+            return None
+        return value
+
+    def when(self, name: str, site: Site, required: bool = False) -> datetime | None:
+        value = self.doc.meta.get(name)
+        if value is None:
+            if required:
+                self.problem(name, "missing")
+            return None
+        try:
+            return parse_datetime(str(value), site)
+        except ValueError as exc:
+            self.problem(name, str(exc))
+            return None
+
+    def localized(self, name: str, site: Site, required: bool = False) -> dict[str, str]:
+        value = self.doc.meta.get(name)
+        if value is None:
+            if required:
+                self.problem(name, "missing")
+            return {}
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            return dict.fromkeys(site.languages, str(value).strip())
+        if not isinstance(value, dict):
+            self.problem(name, "expected text or one text per language ({en: …, fi: …})")
+            return {}
+        out = {}
+        for lang, text in value.items():
+            if lang not in site.languages:
+                self.problem(f"{name}.{lang}", f"unknown language (the site has {', '.join(site.languages)})")
+            elif not isinstance(text, str) or not text.strip():
+                self.problem(f"{name}.{lang}", "expected non-empty text")
+            else:
+                out[lang] = text.strip()
+        return out
+
+    def image(self, name: str) -> Image | None:
+        value = self.doc.meta.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self.problem(name, "expected {src: …, alt: …}")
+            return None
+        for key in value:
+            if key not in ("src", "alt"):
+                self.problem(f"{name}.{key}", "unknown field")
+        src, alt = value.get("src"), value.get("alt")
+        ok = True
+        if not isinstance(src, str) or not src.strip():
+            self.problem(f"{name}.src", "missing")
+            ok = False
+        elif not _HTTP_RE.match(src) and not _is_local_path(src):
+            self.problem(f"{name}.src", f"{src!r} is neither an http(s) URL nor a path under content/")
+            ok = False
+        if not isinstance(alt, str) or not alt.strip():
+            self.problem(f"{name}.alt", "missing: describe the image for readers who cannot see it")
+            ok = False
+        return Image(src=src.strip(), alt=" ".join(alt.split())) if ok else None
+
+
+def parse_datetime(text: str, site: Site) -> datetime:
+    """Parse ISO 8601 text. No offset: the site's time zone; a date alone: 00:00 there."""
+    text = text.strip()
+    try:
+        if _DATE_ONLY.match(text):
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=site.timezone)
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        if re.match(r"^\d{4}-\d{2}-\d{2}", text) and "range" in str(exc):
+            raise ValueError(f"impossible date {text!r}: {exc}") from None
+        raise ValueError(
+            f"{text!r} is not an ISO 8601 date (e.g. 2026-11-30 or 2026-11-30T09:00+02:00)"
+        ) from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=site.timezone)
+    return parsed.astimezone(site.timezone)
+
+
+def read_news(path: str, raw: bytes, site: Site) -> NewsItem | list[Problem]:
+    try:
+        doc = split_document(raw)
+    except FrontMatterError as exc:
+        return [Problem(path, exc.line, exc.field, exc.message)]
+    f = _Fields(path, doc)
+    f.unknown(NEWS_FIELDS)
+    title = f.text("title", required=True)
+    published = f.when("date", site, required=True)
+    updated = f.when("updated", site)
+    if published and updated and updated < published:
+        f.problem("updated", f"{doc.meta['updated']} is earlier than date {doc.meta['date']}")
+    lang = f.text("lang") or site.default_language
+    if lang not in site.languages:
+        f.problem("lang", f"unknown language {lang!r} (the site has {', '.join(site.languages)})")
+    slug = f.text("slug") or PurePosixPath(path).stem
+    if not SLUG_RE.match(slug):
+        where = "slug" if "slug" in doc.meta else "slug (from the file name)"
+        f.problem(where, f"{slug!r} is not a valid slug: use a-z, 0-9 and '-'")
+    url = f"{site.base_url}news/{slug}/"
+    item_id = f.text("id") or url
+    if not _URI_RE.match(item_id):
+        f.problem("id", f"{item_id!r} is not a URI (e.g. tag:example.org,2026:my-item)")
+    translation_key = f.text("translation_key")
+    body_html, first_paragraph = render_markdown(doc.body, site.base_url)
+    item = NewsItem(
+        source=path, slug=slug, id=item_id, url=url, title=title or "", date=published or _EPOCH,
+        updated=updated, lang=lang, body_html=body_html,
+        summary=f.text("summary") or derive_summary(first_paragraph),
+        topics=f.text_list("topics", required=True),
+        organizations=f.text_list("organizations"), authors=f.text_list("authors"),
+        image=f.image("image"), status=f.choice("status", ("published", "draft"), "published"),
+        visibility=f.choice("visibility", ("public", "partners"), "public"),
+        translation_key=translation_key, canonical_url=f.url("canonical_url"),
+        lines=dict(doc.lines),
+    )
+    return f.problems or item
+
+
+def read_profile(path: str, raw: bytes, site: Site) -> Profile | list[Problem]:
+    try:
+        doc = split_document(raw)
+    except FrontMatterError as exc:
+        return [Problem(path, exc.line, exc.field, exc.message)]
+    f = _Fields(path, doc)
+    f.unknown(PROFILE_FIELDS)
+    slug = f.text("slug") or PurePosixPath(path).stem
+    if not SLUG_RE.match(slug):
+        f.problem("slug", f"{slug!r} is not a valid slug: use a-z, 0-9 and '-'")
+    name = f.localized("name", site, required=True)
+    descriptions = _profile_descriptions(f, doc, site)
+    rendered = {lang: render_markdown(md, site.base_url) for lang, md in descriptions.items()}
+    summary = f.localized("summary", site) or {
+        lang: derive_summary(first) for lang, (_, first) in rendered.items() if first
+    }
+    profile = Profile(
+        source=path, slug=slug, name=name,
+        kind=f.choice("kind", PROFILE_KINDS, "network") if "kind" in doc.meta else _missing(f, "kind"),
+        summary=summary, description_html={lang: html for lang, (html, _) in rendered.items()},
+        topics=f.text_list("topics"), website=f.url("website"), city=f.text("city"),
+        logo=f.image("logo"), lines=dict(doc.lines),
+    )
+    return f.problems or profile
+
+
+def _profile_descriptions(f: _Fields, doc: Document, site: Site) -> dict[str, str]:
+    in_meta = f.localized("description", site)
+    if in_meta and doc.body.strip():
+        f.problem("description", "given both in the front matter and as the body: keep one")
+    if in_meta:
+        return in_meta
+    return dict.fromkeys(site.languages, doc.body) if doc.body.strip() else {}
+
+
+def _missing(f: _Fields, name: str) -> str:
+    f.problem(name, "missing")
+    return ""
+
+
+def _is_local_path(src: str) -> bool:
+    p = PurePosixPath(src)
+    return not p.is_absolute() and ".." not in p.parts and ":" not in src and bool(p.name)
+
+
+_EPOCH = datetime(1970, 1, 1).astimezone()

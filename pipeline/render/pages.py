@@ -1,0 +1,162 @@
+"""HTML pages, so every permalink resolves: the front page, one page per news item and
+one per organization, in each language.
+
+Templates live in ``templates/pages/``; interface strings in ``templates/strings.toml``.
+Dates are written in the page's language with Babel ("30. marraskuuta 2026").
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from babel.dates import format_date
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from ..catalog import Catalog
+from ..model import NewsItem, Profile
+from ..urls import (
+    FEED_FORMATS,
+    OPML_PATH,
+    FeedRef,
+    feeds_for_language,
+    index_path,
+    news_path,
+    organization_path,
+    url_of,
+)
+from . import Output
+
+__all__ = ["load_templates", "render"]
+
+FRONT_PAGE_ITEMS = 30
+ORGANIZATION_PAGE_ITEMS = 20
+
+
+@lru_cache(maxsize=4)
+def load_templates(folder: Path) -> tuple[Environment, dict[str, dict[str, str]]]:
+    env = Environment(
+        loader=FileSystemLoader(str(folder)),
+        autoescape=select_autoescape(["html", "xml"], default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    strings = tomllib.loads((folder / "strings.toml").read_text(encoding="utf-8"))
+    return env, strings
+
+
+def render(catalog: Catalog, templates: Path) -> Output:
+    env, strings = load_templates(templates)
+    output = Output()
+    for lang in catalog.site.languages:
+        page = _Pages(catalog, env, strings, lang)
+        output.add(index_path(catalog.site, lang), page.front())
+        for profile in catalog.profiles.values():
+            output.add(organization_path(catalog.site, lang, profile.slug), page.organization(profile))
+        for item in catalog.in_language(lang):
+            output.add(news_path(item.slug), page.item(item))
+    return output
+
+
+class _Pages:
+    """Renders the pages of one language."""
+
+    def __init__(self, catalog: Catalog, env: Environment, strings: dict, lang: str):
+        self.catalog, self.env, self.lang = catalog, env, lang
+        self.site = catalog.site
+        self.t = {**strings.get(self.site.default_language, {}), **strings.get(lang, {})}
+
+    def front(self) -> bytes:
+        items = self.catalog.in_language(self.lang)[:FRONT_PAGE_ITEMS]
+        alternates = [(lang, url_of(self.site, index_path(self.site, lang)))
+                      for lang in self.site.languages if lang != self.lang]
+        return self._page("pages/index.html", index_path(self.site, self.lang),
+                          title=self.site.text(self.site.title, self.lang),
+                          items=items, feeds=self._feed_table(), alternates=alternates,
+                          organizations=sorted(self.catalog.profiles.values(),
+                                               key=lambda p: self._name(p).casefold()))
+
+    def item(self, item: NewsItem) -> bytes:
+        translations = self.catalog.translations(item)
+        head_feeds = [FeedRef("index", item.lang, None)]
+        head_feeds += [FeedRef("topic", item.lang, t) for t in item.topics]
+        return self._page("pages/item.html", news_path(item.slug), title=item.title, item=item,
+                          canonical=item.canonical_url or item.url,
+                          alternates=[(t.lang, t.url) for t in translations],
+                          translations=translations, head_feeds=head_feeds)
+
+    def organization(self, profile: Profile) -> bytes:
+        path = organization_path(self.site, self.lang, profile.slug)
+        items = [i for i in self.catalog.by_organization.get(profile.slug, ()) if i.lang == self.lang]
+        alternates = [(lang, url_of(self.site, organization_path(self.site, lang, profile.slug)))
+                      for lang in self.site.languages if lang != self.lang]
+        return self._page("pages/organization.html", path, title=self._name(profile),
+                          profile=profile, items=items[:ORGANIZATION_PAGE_ITEMS],
+                          alternates=alternates,
+                          head_feeds=[FeedRef("organization", self.lang, profile.slug)])
+
+    # -- shared context ---------------------------------------------------------
+
+    def _page(self, template: str, path: str, **context) -> bytes:
+        context.setdefault("canonical", url_of(self.site, path))
+        context.setdefault("alternates", [])
+        context.setdefault("head_feeds", [FeedRef("index", self.lang, None)])
+        html = self.env.get_template(template).render(
+            lang=self.lang, t=self.t, site=self.site, site_title=self.site.text(self.site.title, self.lang),
+            home=url_of(self.site, index_path(self.site, self.lang)),
+            date=self._date, name=self._name, topic_title=self._topic_title,
+            org_url=self._org_url, org_name=self._org_name, feed_links=self._feed_links, **context,
+        )
+        return html.encode("utf-8")
+
+    def _date(self, when: datetime) -> str:
+        return format_date(when.astimezone(self.site.timezone).date(), "long", locale=self.lang)
+
+    def _name(self, profile: Profile) -> str:
+        return self.site.text(profile.name, self.lang)
+
+    def _topic_title(self, key: str) -> str:
+        return self.site.text(self.catalog.topics[key].title, self.lang)
+
+    def _org_name(self, slug: str) -> str:
+        return self._name(self.catalog.profiles[slug])
+
+    def _org_url(self, slug: str) -> str:
+        return url_of(self.site, organization_path(self.site, self.lang, slug))
+
+    def _feed_title(self, ref: FeedRef) -> str:
+        if ref.kind == "all":
+            return self.t["feed_all"]
+        if ref.kind == "index":
+            return self.t["feed_index"]
+        if ref.kind == "topic":
+            return self._topic_title(ref.key)
+        return self._name(self.catalog.profiles[ref.key])
+
+    def _feed_links(self, refs: list[FeedRef]) -> list[dict[str, str]]:
+        """`<link rel="alternate">` entries for a page's head."""
+        site_title = self.site.text(self.site.title, self.lang)
+        return [{"href": url_of(self.site, ref.path(fmt)), "type": media_type,
+                 "title": f"{site_title}: {self._feed_title(ref)} ({fmt.upper()})"}
+                for ref in refs for fmt, media_type in FEED_FORMATS.items()]
+
+    def _feed_table(self) -> list[dict]:
+        """Every feed, grouped for the front page: all languages, this language, topics, organizations."""
+        refs = [FeedRef("all", None, None)]
+        refs += feeds_for_language(self.lang, self.catalog.topics, self.catalog.profiles)
+        groups: dict[str, list] = {}
+        for ref in refs:
+            group = {"all": "feeds_general", "index": "feeds_general", "topic": "feeds_topics",
+                     "organization": "feeds_organizations"}[ref.kind]
+            groups.setdefault(group, []).append({
+                "title": self._feed_title(ref),
+                "links": [(fmt.upper() if fmt != "json" else "JSON Feed",
+                           url_of(self.site, ref.path(fmt))) for fmt in FEED_FORMATS],
+            })
+        return [{"heading": self.t[g], "feeds": feeds} for g, feeds in groups.items()] + [
+            {"heading": self.t["feeds_opml"], "feeds": [
+                {"title": self.t["opml"], "links": [("OPML", url_of(self.site, OPML_PATH))]}]}
+        ]

@@ -1,0 +1,97 @@
+"""Shared fixtures: a small real site on disk, and golden-file comparison."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from pipeline.config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden"
+HELSINKI = ZoneInfo("Europe/Helsinki")
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=HELSINKI)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite the golden files under tests/golden from current output")
+
+
+@pytest.fixture
+def golden(request):
+    """``golden("feeds/en.atom", data)`` compares bytes with tests/golden/<name>."""
+    update = request.config.getoption("--update-golden")
+
+    def check(name: str, data: bytes) -> None:
+        path = GOLDEN / name
+        if update:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            return
+        assert path.exists(), f"no golden file {path}; run pytest --update-golden"
+        assert data.decode() == path.read_text(encoding="utf-8"), f"{name} differs from golden"
+
+    return check
+
+
+SITE_TOML = """\
+[site]
+title = { en = "Test News", fi = "Testiuutiset" }
+description = { en = "Test site", fi = "Testisivusto" }
+base_url = "https://news.example.org/"
+timezone = "Europe/Helsinki"
+languages = ["en", "fi"]
+feed_items = 5
+
+[topics.neurological]
+title = { en = "Neurological diseases", fi = "Neurologiset sairaudet" }
+
+[topics.medtech]
+title = { en = "Medical technology", fi = "Terveysteknologia" }
+"""
+
+
+class Site:
+    """A throwaway site folder: newsroom.toml, content/, output/ and state/ under tmp_path."""
+
+    def __init__(self, root: Path, toml: str = SITE_TOML):
+        self.root = root
+        self.config_path = root / "newsroom.toml"
+        self.config_path.write_text(toml, encoding="utf-8")
+        (root / "content" / "news").mkdir(parents=True)
+        (root / "content" / "profiles").mkdir(parents=True)
+        shutil.copytree(ROOT / "templates", root / "templates")
+        self.write_profile("uef", "name: {en: University of Eastern Finland, fi: Itä-Suomen yliopisto}\n"
+                           "kind: university\ncity: Kuopio\ntopics: [neurological]\n",
+                           "The University of Eastern Finland is a multidisciplinary university.\n")
+
+    @property
+    def config(self):
+        return load_config(self.config_path)
+
+    @property
+    def output(self) -> Path:
+        return self.root / "output"
+
+    def write(self, rel: str, text: str) -> Path:
+        path = self.root / "content" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    def write_news(self, slug: str, front: str, body: str = "A first paragraph of news.\n") -> Path:
+        return self.write(f"news/{slug}.md", f"---\n{textwrap.dedent(front)}---\n{body}")
+
+    def write_profile(self, slug: str, front: str, body: str = "") -> Path:
+        return self.write(f"profiles/{slug}.md", f"---\n{textwrap.dedent(front)}---\n{body}")
+
+
+@pytest.fixture
+def site(tmp_path) -> Site:
+    return Site(tmp_path)
