@@ -34,10 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         return args.handler(args, config, out, err)
     except (ConfigError, UsageError, PublishError) as exc:
-        err.print(f"newsroom: error: {exc}", markup=False)
+        err.print(f"newsroom: error: {exc}", markup=False, soft_wrap=True)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        err.print("newsroom: interrupted; the previous output is intact", markup=False)
+        err.print("newsroom: interrupted; the previous output is intact", markup=False, soft_wrap=True)
         return 130
 
 
@@ -100,12 +100,12 @@ def _build(args, config: Config, out: Console, err: Console) -> int:
             _print_problems(exc.problems, err)
             err.print(f"newsroom: {len(exc.problems)} problem(s) in "
                       f"{len({p.path for p in exc.problems})} file(s); nothing was published",
-                      markup=False)
+                      markup=False, soft_wrap=True)
             return EXIT_CONTENT
     if report.skipped:
         _print_problems(report.content.problems, err)
         for path in report.skipped:
-            err.print(f"newsroom: skipped {path}", markup=False)
+            err.print(f"newsroom: skipped {path}", markup=False, soft_wrap=True)
     _summary(report, out)
     return EXIT_OK
 
@@ -115,10 +115,10 @@ def _check(args, config: Config, out: Console, err: Console) -> int:
     if content.problems:
         _print_problems(content.problems, err)
         err.print(f"newsroom: {len(content.problems)} problem(s) in "
-                  f"{len(content.bad_files)} file(s)", markup=False)
+                  f"{len(content.bad_files)} file(s)", markup=False, soft_wrap=True)
         return EXIT_CONTENT
     out.print(f"ok: {len(content.news)} news items and {len(content.profiles)} profiles are valid",
-              markup=False)
+              markup=False, soft_wrap=True)
     return EXIT_OK
 
 
