@@ -8,6 +8,8 @@ from .config import Site
 
 __all__ = [
     "FEED_FORMATS",
+    "FORMAT_LABELS",
+    "OPML_PATH",
     "FeedRef",
     "feed_path",
     "feeds_for_language",
@@ -22,6 +24,7 @@ FEED_FORMATS = {
     "atom": "application/atom+xml",
     "json": "application/feed+json",
 }
+FORMAT_LABELS = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
 OPML_PATH = "feeds.opml"
 
 

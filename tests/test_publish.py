@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from pipeline.publish import MANIFEST_PATH, PublishError, publish
 from pipeline.render import Listing, Output, OutputConflict
 
 BASE = "https://news.example.org/"
-WHEN = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
 def _output(files: dict[str, bytes], listed: dict[str, Listing] | None = None) -> Output:
@@ -77,7 +77,7 @@ def test_nothing_left_beside_the_output_after_publishing(tmp_path):
 
 def test_same_path_twice_is_refused():
     out = _output({"a.html": b"1"})
-    with pytest.raises(OutputConflict, match="a.html"):
+    with pytest.raises(OutputConflict, match=r"a\.html"):
         out.add("a.html", b"2")
 
 

@@ -19,6 +19,7 @@ from ..catalog import Catalog
 from ..model import NewsItem, Profile
 from ..urls import (
     FEED_FORMATS,
+    FORMAT_LABELS,
     OPML_PATH,
     FeedRef,
     feeds_for_language,
@@ -140,7 +141,7 @@ class _Pages:
         """`<link rel="alternate">` entries for a page's head."""
         site_title = self.site.text(self.site.title, self.lang)
         return [{"href": url_of(self.site, ref.path(fmt)), "type": media_type,
-                 "title": f"{site_title}: {self._feed_title(ref)} ({fmt.upper()})"}
+                 "title": f"{site_title}: {self._feed_title(ref)} ({FORMAT_LABELS[fmt]})"}
                 for ref in refs for fmt, media_type in FEED_FORMATS.items()]
 
     def _feed_table(self) -> list[dict]:
@@ -153,8 +154,7 @@ class _Pages:
                      "organization": "feeds_organizations"}[ref.kind]
             groups.setdefault(group, []).append({
                 "title": self._feed_title(ref),
-                "links": [(fmt.upper() if fmt != "json" else "JSON Feed",
-                           url_of(self.site, ref.path(fmt))) for fmt in FEED_FORMATS],
+                "links": [(FORMAT_LABELS[fmt], url_of(self.site, ref.path(fmt))) for fmt in FEED_FORMATS],
             })
         return [{"heading": self.t[g], "feeds": feeds} for g, feeds in groups.items()] + [
             {"heading": self.t["feeds_opml"], "feeds": [
