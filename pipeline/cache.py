@@ -45,11 +45,12 @@ class ParseCache:
         try:
             with path.open("rb") as fh:
                 stored = pickle.load(fh)
-            ok = stored.get("version") == CACHE_VERSION and stored.get("fingerprint") == fingerprint
+            ok = (isinstance(stored, dict) and stored.get("version") == CACHE_VERSION
+                  and stored.get("fingerprint") == fingerprint
+                  and isinstance(stored.get("entries"), dict))
             entries = stored["entries"] if ok else {}
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, KeyError, TypeError,
-                ImportError):
-            entries = {}   # no cache yet, or one from another version: start afresh
+        except Exception:  # a corrupt pickle raises almost anything (ValueError, MemoryError…)
+            entries = {}   # no cache yet, a corrupt one, or one from another version: start afresh
         return cls(path, fingerprint, entries)
 
     @classmethod

@@ -134,6 +134,10 @@ def load_config(path: str | os.PathLike[str]) -> Config:
             raw = tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such configuration file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     try:
@@ -160,13 +164,24 @@ def _build(path: Path, raw: dict[str, Any]) -> Config:
         site=site,
         paths=_paths(_table(raw.get("paths", {}), "paths"), path.parent),
         topics=topics,
-        partners=tuple(_partner(t, f"partners[{i}]", site, topics)
-                       for i, t in enumerate(_array(raw, "partners"))),
-        newsletters=tuple(_newsletter(t, f"newsletters[{i}]", site, topics)
-                          for i, t in enumerate(_array(raw, "newsletters"))),
-        sources=tuple(_source(t, f"sources[{i}]", topics) for i, t in enumerate(_array(raw, "sources"))),
+        partners=_unique_ids("partners", [_partner(t, f"partners[{i}]", site, topics)
+                                          for i, t in enumerate(_array(raw, "partners"))]),
+        newsletters=_unique_ids("newsletters", [_newsletter(t, f"newsletters[{i}]", site, topics)
+                                                for i, t in enumerate(_array(raw, "newsletters"))]),
+        sources=_unique_ids("sources", [_source(t, f"sources[{i}]", topics)
+                                        for i, t in enumerate(_array(raw, "sources"))]),
         delivery=_delivery(_table(raw.get("delivery", {}), "delivery")),
     )
+
+
+def _unique_ids(key: str, entries: list[Any]) -> tuple[Any, ...]:
+    """Ids name output files and journal entries, so two entries may not share one."""
+    first: dict[str, int] = {}
+    for i, entry in enumerate(entries):
+        if entry.id in first:
+            raise ConfigError(f"{key}[{i}].id: {entry.id!r} is also the id of {key}[{first[entry.id]}]")
+        first[entry.id] = i
+    return tuple(entries)
 
 
 def _site(t: dict[str, Any]) -> Site:
@@ -232,11 +247,14 @@ def _partner(t: Any, where: str, site: Site, topics: dict[str, Topic]) -> Partne
     t = _table(t, where)
     keys = {"id", "topics", "languages", "max_items", "include_partner_only", "webhook_url", "utm"}
     _no_unknown(t, keys, f"{where}.")
+    max_items = _int(t.get("max_items", 50), f"{where}.max_items")
+    if max_items < 1:
+        raise ConfigError(f"{where}.max_items: must be at least 1")
     return Partner(
         id=_ident(_required(t, "id", f"{where}."), f"{where}.id"),
         topics=_topic_keys(t.get("topics", []), f"{where}.topics", topics),
         languages=_languages(t.get("languages", []), f"{where}.languages", site),
-        max_items=_int(t.get("max_items", 50), f"{where}.max_items"),
+        max_items=max_items,
         include_partner_only=_bool(t.get("include_partner_only", False),
                                    f"{where}.include_partner_only"),
         webhook_url=_opt_str(t.get("webhook_url"), f"{where}.webhook_url"),

@@ -21,11 +21,19 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
     """SafeLoader without the timestamp resolver: dates stay text and are parsed by us,
     so an impossible date is a validation error rather than a YAML traceback."""
 
+    def construct_scalar(self, node: yaml.ScalarNode) -> Any:
+        # escapes such as "\x07" in a quoted scalar make characters XML forbids after
+        # the raw text was cleaned: clean every scalar again
+        return clean_text(super().construct_scalar(node))
 
+
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+# an explicit !!timestamp stays text too
+_Loader.add_constructor(_TIMESTAMP, _Loader.construct_yaml_str)
 
 
 class FrontMatterError(Exception):
@@ -75,6 +83,8 @@ def _load_yaml(source: str, first_line: int) -> tuple[dict[str, Any], dict[str, 
         raise FrontMatterError(line, "yaml", _yaml_message(exc)) from None
     except yaml.YAMLError as exc:
         raise FrontMatterError(first_line, "yaml", str(exc)) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # an explicit tag on the wrong text: !!int x
+        raise FrontMatterError(first_line, "yaml", f"YAML value error: {exc}") from None
     finally:
         loader.dispose()
     key_lines: dict[str, int] = {}

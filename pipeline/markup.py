@@ -48,21 +48,30 @@ def clean_text(text: str) -> str:
 def render_markdown(source: str, base_url: str) -> tuple[str, str]:
     """Render Markdown to sanitized HTML; return ``(html, first_paragraph_text)``.
 
-    Relative link and image URLs become absolute against ``base_url`` so the HTML
-    works unchanged in feeds, emails and partner sites.
+    Relative link and image URLs (Markdown or raw HTML) become absolute against
+    ``base_url`` so the HTML works unchanged in feeds, emails and partner sites.
+    Character references to characters XML forbids (``&#1;``) are dropped too.
     """
     tokens = _md.parse(source)
     first_paragraph = ""
-    for i, token in enumerate(tokens):
-        if token.type == "inline":
-            _absolutize(token.children or [], base_url)
-            if not first_paragraph and i > 0 and tokens[i - 1].type == "paragraph_open":
-                first_paragraph = _plain_text(token.children or [])
+    for i, token in enumerate(tokens[1:], start=1):
+        if token.type == "inline" and tokens[i - 1].type == "paragraph_open":
+            first_paragraph = _plain_text(token.children or [])
+            if first_paragraph:
+                break
     html = _md.renderer.render(tokens, _md.options, {})
-    return sanitize_html(html), first_paragraph
+    return clean_text(sanitize_html(html, base_url)), clean_text(first_paragraph)
 
 
-def sanitize_html(html: str) -> str:
+def sanitize_html(html: str, base_url: str | None = None) -> str:
+    """Keep only safe tags, attributes and URL schemes; with ``base_url``, make
+    relative ``href`` and ``src`` URLs absolute."""
+
+    def absolutize(tag: str, attribute: str, value: str) -> str:
+        if attribute in ("href", "src") and not _ABSOLUTE.match(value):
+            return urljoin(base_url, value)
+        return value
+
     return nh3.clean(
         html,
         tags=_TAGS,
@@ -70,6 +79,7 @@ def sanitize_html(html: str) -> str:
         url_schemes=_URL_SCHEMES,
         link_rel="noopener",
         strip_comments=True,
+        attribute_filter=absolutize if base_url else None,
     ).strip()
 
 
@@ -82,15 +92,6 @@ def derive_summary(text: str, limit: int = 300) -> str:
     if cut < limit * 0.6:
         cut = limit
     return text[:cut].rstrip(" ,;:–-") + "…"
-
-
-def _absolutize(children: list, base_url: str) -> None:
-    for child in children:
-        attr = {"link_open": "href", "image": "src"}.get(child.type)
-        if attr:
-            url = child.attrGet(attr)
-            if url and not _ABSOLUTE.match(url):
-                child.attrSet(attr, urljoin(base_url, url))
 
 
 def _plain_text(children: list) -> str:
