@@ -7,7 +7,8 @@ scheduler and the file watcher call the same function.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,9 +17,10 @@ from . import __version__
 from .catalog import Catalog, build_catalog
 from .config import Config
 from .content import Content, load_content
+from .journal import Change, Journal
 from .model import Problem
-from .publish import PublishResult, publish
-from .render import Output, pages
+from .publish import PublishResult, output_lock, publish
+from .render import Output, pages, syndication
 
 __all__ = ["BuildReport", "ContentErrors", "build_site", "check_content", "render_all"]
 
@@ -44,14 +46,28 @@ class BuildReport:
     skipped: tuple[str, ...] = field(default_factory=tuple)
 
 
+@contextmanager
+def _journal(config: Config, output_dir: Path) -> Iterator[Journal]:
+    # The target is named relative to the site folder, so a copied site keeps its journal.
+    root = config.path.parent
+    target = output_dir.relative_to(root).as_posix() if output_dir.is_relative_to(root) else str(output_dir)
+    journal = Journal.open(config.paths.state / "newsroom.db", target)
+    try:
+        yield journal
+    finally:
+        journal.close()
+
+
 def check_content(config: Config, content_dir: Path | None = None) -> Content:
     return load_content(config, content_dir)
 
 
-def render_all(catalog: Catalog, config: Config, content: Content) -> Output:
+def render_all(catalog: Catalog, config: Config, content: Content,
+               changes: Sequence[Change] = ()) -> Output:
     """Every output file of a build, in memory."""
     output = Output()
     output.merge(pages.render(catalog, config.paths.templates))
+    output.merge(syndication.render(catalog, changes))
     for path, source in sorted(content.media.items()):
         output.add(path, source.read_bytes())
     return output
@@ -69,10 +85,15 @@ def build_site(config: Config, now: datetime, content_dir: Path | None = None,
     if content.problems and not keep_going:
         raise ContentErrors(content.problems)
     catalog = build_catalog(content.news, content.profiles, config.site, config.topics, now)
-    step("rendering")
-    output = render_all(catalog, config, content)
-    step("publishing")
-    result = publish(output, output_dir or config.paths.output, config.site.base_url, GENERATOR,
-                     catalog.updated)
+    output_dir = (output_dir or config.paths.output).resolve()
+    # One build at a time per output folder: the journal and the tree must move together.
+    with output_lock(output_dir), _journal(config, output_dir) as journal:
+        pending = journal.pending(catalog.items, now)
+        step("rendering")
+        output = render_all(catalog, config, content, journal.log(now, pending))
+        step("publishing")
+        result = publish(output, output_dir, config.site.base_url, GENERATOR, catalog.updated,
+                         lock=False)
+        journal.commit(pending, catalog.items, now)
     return BuildReport(content=content, catalog=catalog, published=result,
                        seconds=time.perf_counter() - started, skipped=content.bad_files)

@@ -72,7 +72,7 @@ def _common(command: argparse.ArgumentParser) -> None:
 
 def _now(text: str | None, config: Config) -> datetime:
     if text is None:
-        return datetime.now(UTC).astimezone(config.site.timezone)
+        return datetime.now(UTC).replace(microsecond=0).astimezone(config.site.timezone)
     try:
         return parse_datetime(text, config.site)
     except ValueError as exc:

@@ -14,19 +14,18 @@ import ctypes
 import errno
 import fcntl
 import hashlib
-import json
 import os
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .render import Listing, Output
+from .render import Listing, Output, dump_json
 
-__all__ = ["MANIFEST_PATH", "PublishError", "PublishResult", "build_manifest", "publish"]
+__all__ = ["MANIFEST_PATH", "PublishError", "PublishResult", "build_manifest", "output_lock", "publish"]
 
 MANIFEST_PATH = "syndication/index.json"
 MANIFEST_SCHEMA_VERSION = 1
@@ -49,13 +48,15 @@ class PublishResult:
 
 
 def publish(output: Output, output_dir: Path, base_url: str, generator: str,
-            updated: datetime | None, lock_timeout: float = 30.0) -> PublishResult:
-    """Write ``output`` plus its manifest as the new ``output_dir``; return what changed."""
+            updated: datetime | None, lock_timeout: float = 30.0, lock: bool = True) -> PublishResult:
+    """Write ``output`` plus its manifest as the new ``output_dir``; return what changed.
+
+    ``lock=False`` is for a caller that already holds :func:`output_lock`."""
     output_dir = output_dir.resolve()
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     files = dict(output.files)
     files[MANIFEST_PATH] = build_manifest(output, base_url, generator, updated)
-    with _locked(output_dir, lock_timeout):
+    with output_lock(output_dir, lock_timeout) if lock else nullcontext():
         _recover(output_dir)
         staging = output_dir.with_name(f".{output_dir.name}.staging-{os.getpid()}")
         added, changed = _stage(files, staging, output_dir)
@@ -74,7 +75,7 @@ def build_manifest(output: Output, base_url: str, generator: str,
         "updated": _iso(updated),
         "files": entries,
     }
-    return (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode()
+    return dump_json(manifest)
 
 
 def _manifest_entry(path: str, data: bytes, listing: Listing, base_url: str) -> dict:
@@ -203,7 +204,10 @@ def _recover(output_dir: Path) -> None:
 
 
 @contextmanager
-def _locked(output_dir: Path, timeout: float) -> Iterator[None]:
+def output_lock(output_dir: Path, timeout: float = 30.0) -> Iterator[None]:
+    """Hold the lock beside ``output_dir``; only one build at a time may publish there."""
+    output_dir = output_dir.resolve()
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
     lock_path = output_dir.with_name(f".{output_dir.name}.lock")
     with open(lock_path, "a+b") as fh:
         deadline = time.monotonic() + timeout

@@ -7,10 +7,11 @@ a :class:`Listing` that becomes the file's entry in the manifest.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["Listing", "Output", "OutputConflict"]
+__all__ = ["Listing", "Output", "OutputConflict", "dump_json"]
 
 
 class OutputConflict(Exception):
@@ -43,3 +44,8 @@ class Output:
         for path, data in other.files.items():
             self.add(path, data, other.listings.get(path))
         return self
+
+
+def dump_json(document: dict) -> bytes:
+    """Stable, readable JSON: the same document always gives the same bytes."""
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")

@@ -1,0 +1,153 @@
+"""The publication journal: what was public at the last publish, and the change log since.
+
+It lives in SQLite (``state/newsroom.db``) so it survives restarts. A build asks for
+the :meth:`Journal.pending` changes (read-only), renders and publishes with them, and
+only then :meth:`Journal.commit`\\s them: a build that fails to publish records nothing,
+and one that crashes after publishing recomputes the same changes next time.
+
+Only public items are journaled: drafts, embargoed and partner-only items never
+appear here, so the change log cannot leak them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from .model import NewsItem
+
+__all__ = ["Change", "Journal"]
+
+SCHEMA_VERSION = 1
+KEEP = timedelta(days=90)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS published (
+    target TEXT NOT NULL,
+    id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    modified TEXT NOT NULL,
+    PRIMARY KEY (target, id)
+);
+CREATE TABLE IF NOT EXISTS changes (
+    target TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    event TEXT NOT NULL CHECK (event IN ('published', 'updated', 'withdrawn')),
+    id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    modified TEXT,
+    PRIMARY KEY (target, seq)
+);
+CREATE TABLE IF NOT EXISTS sequence (
+    target TEXT PRIMARY KEY,
+    last_seq INTEGER NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Change:
+    seq: int
+    at: datetime
+    event: str              # published, updated, withdrawn
+    id: str
+    url: str
+    lang: str
+    modified: datetime | None = None   # the item's date/updated, for published and updated
+
+
+class Journal:
+    """The journal of one output folder (``target``): a preview build into another folder,
+    say with ``--now`` in the future, must not add events to the real site's log."""
+
+    def __init__(self, connection: sqlite3.Connection, target: str):
+        self._db, self._target = connection, target
+
+    @classmethod
+    def open(cls, path: Path, target: str = "output") -> Journal:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            db.close()
+            raise RuntimeError(f"{path} was written by a newer Newsroom (journal v{version})")
+        with db:
+            db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        return cls(db, target)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def pending(self, public_items: Iterable[NewsItem], now: datetime) -> list[Change]:
+        """The changes between the last commit and ``public_items``, numbered after the log."""
+        rows = self._db.execute("SELECT id, url, lang, modified FROM published WHERE target = ?",
+                                (self._target,))
+        before = {row[0]: row[1:] for row in rows}
+        seq = self._last_seq()
+        changes: list[Change] = []
+        current = {}
+        for item in sorted(public_items, key=lambda i: (i.date, i.id)):
+            current[item.id] = item
+            old = before.get(item.id)
+            if old is None or old[2] != item.modified.isoformat():
+                seq += 1
+                event = "published" if old is None else "updated"
+                changes.append(Change(seq, now, event, item.id, item.url, item.lang, item.modified))
+        for item_id in sorted(set(before) - set(current)):
+            url, lang, _ = before[item_id]
+            seq += 1
+            changes.append(Change(seq, now, "withdrawn", item_id, url, lang))
+        return changes
+
+    def log(self, now: datetime, pending: Iterable[Change] = ()) -> list[Change]:
+        """The change log as partners see it: the last 90 days, oldest first, plus ``pending``."""
+        rows = self._db.execute(
+            "SELECT seq, at, event, id, url, lang, modified FROM changes"
+            " WHERE target = ? AND at >= ? ORDER BY seq",
+            (self._target, _utc(now - KEEP)),
+        )
+        return [_change(row) for row in rows] + list(pending)
+
+    def _last_seq(self) -> int:
+        # kept apart from the changes table: pruning old changes must never reuse a number
+        row = self._db.execute("SELECT last_seq FROM sequence WHERE target = ?", (self._target,)).fetchone()
+        return row[0] if row else 0
+
+    def commit(self, changes: list[Change], public_items: Iterable[NewsItem], now: datetime) -> None:
+        """Record ``changes`` and the new snapshot of public items in one transaction."""
+        with self._db:
+            self._db.executemany(
+                "INSERT INTO changes (target, seq, at, event, id, url, lang, modified)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                [(self._target, c.seq, _utc(c.at), c.event, c.id, c.url, c.lang,
+                  c.modified.isoformat() if c.modified else None) for c in changes],
+            )
+            self._db.execute("DELETE FROM published WHERE target = ?", (self._target,))
+            self._db.executemany(
+                "INSERT INTO published (target, id, url, lang, modified) VALUES (?,?,?,?,?)",
+                [(self._target, i.id, i.url, i.lang, i.modified.isoformat()) for i in public_items],
+            )
+            if changes:
+                self._db.execute("INSERT OR REPLACE INTO sequence (target, last_seq) VALUES (?, ?)",
+                                 (self._target, changes[-1].seq))
+            self._db.execute("DELETE FROM changes WHERE target = ? AND at < ?",
+                             (self._target, _utc(now - KEEP)))
+
+
+def _utc(when: datetime) -> str:
+    """UTC text, so that SQLite's text comparison orders instants correctly."""
+    return when.astimezone(UTC).isoformat()
+
+
+def _change(row: tuple) -> Change:
+    seq, at, event, item_id, url, lang, modified = row
+    return Change(seq, datetime.fromisoformat(at), event, item_id, url, lang,
+                  datetime.fromisoformat(modified) if modified else None)
