@@ -190,7 +190,7 @@ def read_news(path: str, raw: bytes, site: Site) -> NewsItem | list[Problem]:
         f.problem(where, f"{slug!r} is not a valid slug: use a-z, 0-9 and '-'")
     url = f"{site.base_url}news/{slug}/"
     item_id = f.text("id") or url
-    if not _URI_RE.match(item_id):
+    if "id" in doc.meta and not _URI_RE.match(item_id):   # the default is fine if the slug is
         f.problem("id", f"{item_id!r} is not a URI (e.g. tag:example.org,2026:my-item)")
     translation_key = f.text("translation_key")
     body_html, first_paragraph = render_markdown(doc.body, site.base_url)

@@ -1,0 +1,251 @@
+"""Atom 1.0 and RSS 2.0 documents with feedgen, and the fixes feedgen 1.0.0 needs.
+
+feedgen builds the documents; extensions (its hook for format fixes) repair what it gets
+wrong or cannot express:
+
+- Atom entry links: feedgen 1.0.0 drops ``rel``/``type``/``hreflang`` from them (its
+  issue #135); the Atom entry extension writes them again from the entry's own data.
+- RSS keeps only the ``atom:link rel="self"``: hub and RFC 5005 links and
+  ``fh:archive`` are added by the feed extensions (the Atom ones too, for symmetry).
+- RSS drops authors without an email: they become ``dc:creator``.
+- Plain text that looks like markup is escaped (RSS title, Atom ``type="html"``) so it
+  shows as written; RSS text writes ``&``, ``<`` and ``>`` as hexadecimal character
+  references, as the W3C validator's RSS profile checks ask.
+
+One :class:`FeedEntry` per item is built once and its XML element cached: every feed
+document that lists the item gets a copy, so per-item work is not repeated per feed.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+
+from feedgen.entry import FeedEntry
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+from .. import __version__
+from ..urls import FEED_FORMATS
+from .feed_model import Entry, FeedDoc, Link, escape_if_markup, iso_date
+
+__all__ = ["XmlWriter"]
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+FH_NS = "http://purl.org/syndication/history/1.0"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+GENERATOR = "newsroom"
+RSS_IMAGE_EXTENSIONS = ("jpg", "jpeg", "gif", "png")   # what RSS <image> allows
+
+
+class XmlWriter:
+    """Writes :class:`FeedDoc` as Atom and RSS. Keep one per build: it caches entries."""
+
+    def __init__(self, icon: str | None = None, logo: str | None = None):
+        self.icon, self.logo = icon, logo
+        self._entries: dict[str, _CachedEntry] = {}
+
+    def write(self, doc: FeedDoc) -> dict[str, bytes]:
+        """``{"atom": bytes, "rss": bytes}`` for one document."""
+        fg = self._generator(doc)
+        fg.entry([self._entry(e) for e in doc.entries])
+        atom = fg.atom_str(pretty=True)
+        rss = fg.rss_str(pretty=True)
+        return {"atom": atom, "rss": _hex_references(rss)}
+
+    def _generator(self, doc: FeedDoc) -> FeedGenerator:
+        fg = FeedGenerator()
+        fg.register_extension("newsroom_atom", _AtomFeed, _AtomEntry, atom=True, rss=False)
+        fg.register_extension("newsroom_rss", _RssFeed, _RssEntry, atom=False, rss=True)
+        fg.newsroom_atom.doc = fg.newsroom_rss.doc = doc
+        fg.id(doc.feed_id)
+        fg.title(doc.title)
+        fg.description(doc.description)
+        fg.subtitle(doc.description)
+        fg.author({"name": doc.publisher, "uri": doc.home_url})
+        fg.updated(doc.updated)           # sets lastBuildDate too: never the clock
+        fg.generator(GENERATOR, version=__version__)
+        fg.language(doc.lang)
+        if self.icon:
+            fg.icon(self.icon)
+        if self.logo:
+            fg.logo(self.logo)
+        # the RSS self link is corrected by _RssFeed; RSS <link> is feedgen's last link
+        fg.link(href=doc.self_urls["atom"], rel="self", type=FEED_FORMATS["atom"])
+        fg.link(href=doc.page_url, rel="alternate", type="text/html", hreflang=doc.page_lang)
+        return fg
+
+    def _entry(self, entry: Entry) -> _CachedEntry:
+        cached = self._entries.get(entry.id)
+        if cached is None:
+            cached = self._entries[entry.id] = _CachedEntry(entry)
+        return cached
+
+
+class _CachedEntry(FeedEntry):
+    """A feedgen entry that builds each format's XML once and hands out copies."""
+
+    def __init__(self, entry: Entry):
+        super().__init__()
+        self._elements: dict[str, etree._Element] = {}
+        self.register_extension("newsroom_atom", _AtomEntry, atom=True, rss=False)
+        self.register_extension("newsroom_rss", _RssEntry, atom=False, rss=True)
+        self.newsroom_atom.entry = self.newsroom_rss.entry = entry
+        self.guid(entry.id, permalink=entry.permalink_id)
+        self.title(entry.title)
+        self.summary(entry.summary)
+        self.content(entry.content_html, type="html")
+        self.published(entry.published)
+        self.updated(entry.updated)
+        for name in entry.authors:
+            self.author({"name": name})
+        for cat in entry.categories:
+            self.category(term=cat.term, scheme=cat.scheme, label=cat.label)
+        # feedgen's RSS <link> is the last alternate link: give it the item page last
+        for link in (*entry.links[1:], entry.links[0]):
+            self.link(_link_attrs(link))
+
+    def atom_entry(self, extensions: bool = True) -> etree._Element:
+        return self._cached("atom", super().atom_entry, extensions)
+
+    def rss_entry(self, extensions: bool = True) -> etree._Element:
+        return self._cached("rss", super().rss_entry, extensions)
+
+    def _cached(self, fmt: str, build, extensions: bool) -> etree._Element:
+        element = self._elements.get(fmt)
+        if element is None:
+            element = self._elements[fmt] = build(extensions)
+        return copy.deepcopy(element)
+
+
+def _link_attrs(link: Link, zero_length: bool = True) -> dict[str, str]:
+    """A link's attributes; an unknown enclosure length is "0" for RSS (``zero_length``)
+    and left out for Atom."""
+    data = {"href": link.href, "rel": link.rel}
+    if link.type:
+        data["type"] = link.type
+    if link.hreflang:
+        data["hreflang"] = link.hreflang
+    if link.length or (zero_length and link.rel == "enclosure"):
+        data["length"] = str(link.length or 0)
+    return data
+
+
+# -- Atom -------------------------------------------------------------------------
+
+
+class _AtomFeed(BaseExtension):
+    doc: FeedDoc
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"fh": FH_NS} if self.doc.is_archive else {}
+
+    def extend_atom(self, feed: etree._Element) -> etree._Element:
+        for rel, href in self.doc.links("atom"):
+            etree.SubElement(feed, "link", href=href, rel=rel)
+        if self.doc.is_archive:
+            etree.SubElement(feed, f"{{{FH_NS}}}archive")
+        for name in ("title", "subtitle"):
+            _atom_text(feed.find(name))
+        return feed
+
+
+class _AtomEntry(BaseEntryExtension):
+    entry: Entry
+
+    def extend_atom(self, element: etree._Element) -> etree._Element:
+        element.set(XML_LANG, self.entry.lang)
+        _relink(element, self.entry)
+        _atom_text(element.find("title"))
+        _atom_text(element.find("summary"))
+        return element
+
+
+def _relink(element: etree._Element, entry: Entry) -> None:
+    """Replace the entry's links with complete ones: feedgen 1.0.0 writes only ``href``
+    (issue #135), which would turn translations and the enclosure into alternates."""
+    old = element.findall("link")
+    position = element.index(old[0]) if old else len(element)
+    for link in old:
+        element.remove(link)
+    for offset, link in enumerate(entry.links):
+        element.insert(position + offset, etree.Element("link", _link_attrs(link, False)))
+
+
+def _atom_text(element: etree._Element | None) -> None:
+    """Atom text that looks like markup becomes ``type="html"``, escaped, so readers show
+    it as written (and the validator does not flag undeclared HTML)."""
+    if element is not None and element.text:
+        element.text, escaped = escape_if_markup(element.text)
+        if escaped:
+            element.set("type", "html")
+
+
+# -- RSS --------------------------------------------------------------------------
+
+
+class _RssFeed(BaseExtension):
+    doc: FeedDoc
+
+    def extend_ns(self) -> dict[str, str]:
+        namespaces = {"dc": DC_NS}
+        if self.doc.is_archive:
+            namespaces["fh"] = FH_NS
+        return namespaces
+
+    def extend_rss(self, rss: etree._Element) -> etree._Element:
+        channel = rss.find("channel")
+        self_link = channel.find(f"{{{ATOM_NS}}}link[@rel='self']")
+        self_link.set("href", self.doc.self_urls["rss"])
+        self_link.set("type", FEED_FORMATS["rss"])
+        for rel, href in self.doc.links("rss"):
+            etree.SubElement(channel, f"{{{ATOM_NS}}}link", href=href, rel=rel)
+        if self.doc.is_archive:
+            etree.SubElement(channel, f"{{{FH_NS}}}archive")
+        channel.find("generator").text = f"{GENERATOR} {__version__}"
+        for path in ("title", "description", "image/title"):
+            _rss_text(channel.find(path))
+        image = channel.find("image")
+        if image is not None and not image.findtext("url", "").lower().endswith(
+                RSS_IMAGE_EXTENSIONS):
+            channel.remove(image)
+        return rss
+
+
+class _RssEntry(BaseEntryExtension):
+    entry: Entry
+
+    def extend_rss(self, item: etree._Element) -> etree._Element:
+        entry = self.entry
+        _rss_text(item.find("title"))
+        # <description> is HTML in every reader: the plain summary, escaped
+        item.find("description").text = html.escape(entry.summary, quote=False)
+        for category in item.findall("category"):
+            _rss_text(category)
+        for name in entry.authors:
+            _rss_text(_sub(item, DC_NS, "creator", name))
+        _sub(item, DC_NS, "language", entry.lang)
+        for link in entry.links[1:]:
+            if link.rel != "enclosure":     # that is the RSS <enclosure>
+                etree.SubElement(item, f"{{{ATOM_NS}}}link", _link_attrs(link, False))
+        _sub(item, ATOM_NS, "updated", iso_date(entry.updated))
+        return item
+
+
+def _sub(parent: etree._Element, ns: str, name: str, text: str) -> etree._Element:
+    element = etree.SubElement(parent, f"{{{ns}}}{name}")
+    element.text = text
+    return element
+
+
+def _rss_text(element: etree._Element | None) -> None:
+    if element is not None and element.text:
+        element.text = escape_if_markup(element.text)[0]
+
+
+def _hex_references(xml: bytes) -> bytes:
+    """``&amp;``, ``&lt;``, ``&gt;`` as ``&#x26;``, ``&#x3C;``, ``&#x3E;``: the same XML,
+    written the way the RSS Best Practices Profile (and the W3C validator) ask."""
+    return xml.replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;").replace(b"&gt;", b"&#x3E;")

@@ -1,0 +1,140 @@
+"""Per-partner JSON Feeds: ``syndication/partners/<id>.json``.
+
+Each is a JSON Feed 1.1 document (a generic reader can read it) with the partner's
+view of the catalog: filtered by topics and languages, capped at ``max_items``, with
+partner-only items when the partner is allowed them. Each item carries a
+``_newsroom`` extension object with what a partner site needs to show it well.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from ..catalog import Catalog, newest_first
+from ..config import Partner
+from ..model import NewsItem
+from ..urls import organization_path, url_of
+from . import Listing, Output, dump_json
+
+__all__ = ["partner_items", "partner_path", "render"]
+
+JSON_FEED = "application/feed+json"
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+EXTENSION_VERSION = 1
+
+
+def partner_path(partner_id: str) -> str:
+    return f"syndication/partners/{partner_id}.json"
+
+
+def render(catalog: Catalog, partners: tuple[Partner, ...]) -> Output:
+    output = Output()
+    for partner in partners:
+        items = partner_items(catalog, partner)
+        document = _feed(catalog, partner, items)
+        updated = max((i.modified for i in items), default=catalog.updated)
+        language = partner.languages[0] if len(partner.languages) == 1 else None
+        output.add(partner_path(partner.id), dump_json(document),
+                   Listing("partner", JSON_FEED, document["title"], language, len(items), updated))
+    return output
+
+
+def partner_items(catalog: Catalog, partner: Partner) -> list[NewsItem]:
+    """The partner's view: newest first, filtered, capped."""
+    pool = catalog.items + (catalog.partner_only if partner.include_partner_only else ())
+    chosen = [
+        item for item in pool
+        if (not partner.topics or set(item.topics) & set(partner.topics))
+        and (not partner.languages or item.lang in partner.languages)
+    ]
+    return newest_first(chosen)[: partner.max_items]
+
+
+def _feed(catalog: Catalog, partner: Partner, items: list[NewsItem]) -> dict:
+    site = catalog.site
+    lang = partner.languages[0] if len(partner.languages) == 1 else site.default_language
+    pool = catalog.items + (catalog.partner_only if partner.include_partner_only else ())
+    translations = _translation_index(pool)
+    document = {
+        "version": JSON_FEED_VERSION,
+        "title": f"{site.text(site.title, lang)}: {partner.id}",
+        "home_page_url": site.base_url,
+        "feed_url": url_of(site, partner_path(partner.id)),
+        "description": site.text(site.description, lang) or site.text(site.title, lang),
+        "items": [_item(catalog, partner, item, translations) for item in items],
+        "_newsroom": {"version": EXTENSION_VERSION, "partner": partner.id,
+                      "attribution": site.attribution},
+    }
+    if len(partner.languages) == 1:
+        document["language"] = lang
+    if site.icon:
+        document["icon"] = site.icon
+    return document
+
+
+def _translation_index(pool: tuple[NewsItem, ...]) -> dict[str, list[NewsItem]]:
+    index: dict[str, list[NewsItem]] = {}
+    for item in pool:
+        if item.translation_key:
+            index.setdefault(item.translation_key, []).append(item)
+    return index
+
+
+def _item(catalog: Catalog, partner: Partner, item: NewsItem,
+          translations: dict[str, list[NewsItem]]) -> dict:
+    entry: dict = {"id": item.id}
+    if not item.is_partner_only:          # partner-only items have no public page to link to
+        entry["url"] = _with_utm(item.url, partner)
+    if item.canonical_url:
+        entry["external_url"] = item.canonical_url
+    entry |= {
+        "title": item.title,
+        "content_html": item.body_html,
+        "summary": item.summary,
+        "date_published": _iso(item.date),
+        "date_modified": _iso(item.modified),
+        "language": item.lang,
+        "tags": [catalog.site.text(catalog.topics[t].title, item.lang) for t in item.topics],
+    }
+    if item.authors:
+        entry["authors"] = [{"name": name} for name in item.authors]
+    if item.image:
+        entry["image"] = item.image.url
+    entry["_newsroom"] = _extension(catalog, partner, item, translations)
+    return entry
+
+
+def _extension(catalog: Catalog, partner: Partner, item: NewsItem,
+               translations: dict[str, list[NewsItem]]) -> dict:
+    site = catalog.site
+    others = [t for t in translations.get(item.translation_key or "", ()) if t.id != item.id]
+    return {
+        "topics": [{"key": t, "title": catalog.topics[t].title} for t in item.topics],
+        "organizations": [
+            {"slug": slug, "name": site.text(catalog.profiles[slug].name, item.lang),
+             "url": url_of(site, organization_path(site, item.lang, slug))}
+            for slug in item.organizations if slug in catalog.profiles
+        ],
+        "language": item.lang,
+        "translations": {t.lang: {"id": t.id, "url": None if t.is_partner_only else t.url}
+                         for t in others},
+        "visibility": item.visibility,
+        "canonical_url": item.canonical_url or (None if item.is_partner_only else item.url),
+        "image": ({"url": item.image.url, "alt": item.image.alt, "media_type": item.image.media_type,
+                   "length": item.image.length} if item.image else None),
+        "attribution": site.attribution,
+    }
+
+
+def _with_utm(url: str, partner: Partner) -> str:
+    if not partner.utm:
+        return url
+    params = {(k if k.startswith("utm_") else f"utm_{k}"): v for k, v in sorted(partner.utm.items())}
+    scheme, netloc, path, query, fragment = urlsplit(url)
+    query = "&".join(filter(None, [query, urlencode(params)]))
+    return urlunsplit((scheme, netloc, path, query, fragment))
+
+
+def _iso(when: datetime) -> str:
+    return when.isoformat()
