@@ -142,7 +142,6 @@ class Entry:
 class FeedDoc:
     """One feed document in all formats: a subscription document or an archive page."""
 
-    key: str                          # "all", "en/index", "en/topics/x": names its files
     title: str
     description: str
     lang: str                         # the language of the feed's own texts
