@@ -21,7 +21,7 @@ from .config import Site
 
 __all__ = ["ParseCache"]
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2   # 2: entries are (item or None, problems)
 _FILE = "parse-cache.pickle"
 
 

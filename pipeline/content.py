@@ -15,7 +15,7 @@ from pathlib import Path
 from .cache import ParseCache
 from .config import Config, Site, Topic
 from .model import Image, NewsItem, Problem, Profile
-from .readers import read_news, read_profile
+from .readers import parse_news, parse_profile
 
 __all__ = ["Content", "load_content"]
 
@@ -42,20 +42,25 @@ def load_content(config: Config, content_dir: Path | None = None,
     news_files = sorted((content_dir / "news").rglob("*.md"))
     profile_files = sorted((content_dir / "profiles").glob("*.md"))
 
-    results: dict[str, NewsItem | Profile | list[Problem]] = {}
+    results: dict[str, tuple[NewsItem | Profile | None, list[Problem]]] = {}
     for path in news_files + profile_files:
         rel = path.relative_to(content_dir).as_posix()
-        reader = read_news if rel.startswith("news/") else read_profile
+        reader = parse_news if rel.startswith("news/") else parse_profile
         raw = path.read_bytes()
         results[rel] = cache.get_or_read(rel, raw, lambda r=rel, b=raw, rd=reader: rd(r, b, site))
     cache.save()
 
-    problems = [p for r in results.values() if isinstance(r, list) for p in r]
-    profiles = _unique_profiles([r for r in results.values() if isinstance(r, Profile)], problems)
-    news = [r for r in results.values() if isinstance(r, NewsItem)]
-    problems += _check_profiles(profiles.values(), config.topics)
+    # the checks across files also run on files with problems of their own (all problems in
+    # one pass), but a sound file claims a slug or id before a broken one
+    problems = [p for _, found in results.values() for p in found]
+    broken = {p.path for p in problems}
+    parsed = [r for r, _ in results.values() if r is not None]
+    all_profiles = [r for r in parsed if isinstance(r, Profile)]
+    news = [r for r in parsed if isinstance(r, NewsItem)]
+    profiles = _unique_profiles(all_profiles, broken, problems)
+    problems += _check_profiles(all_profiles, config.topics)
     problems += _check_news(news, config.topics, profiles)
-    problems += _check_unique_news(news)
+    problems += _check_unique_news(news, broken)
     media: dict[str, Path] = {}
     news = [_resolve_image(n, content_dir, site, media, problems) for n in news]
     profiles = {s: _resolve_logo(p, content_dir, site, media, problems) for s, p in profiles.items()}
@@ -72,9 +77,10 @@ def load_content(config: Config, content_dir: Path | None = None,
     )
 
 
-def _unique_profiles(profiles: list[Profile], problems: list[Problem]) -> dict[str, Profile]:
+def _unique_profiles(profiles: list[Profile], broken: set[str],
+                     problems: list[Problem]) -> dict[str, Profile]:
     by_slug: dict[str, Profile] = {}
-    for profile in profiles:
+    for profile in sorted(profiles, key=lambda p: (p.source in broken, p.source)):
         first = by_slug.get(profile.slug)
         if first:
             problems.append(Problem(profile.source, profile.line_of("slug"), "slug",
@@ -106,17 +112,19 @@ def _check_news(news: list[NewsItem], topics: dict[str, Topic],
     return problems
 
 
-def _check_unique_news(news: list[NewsItem]) -> list[Problem]:
+def _check_unique_news(news: list[NewsItem], broken: set[str]) -> list[Problem]:
     """Slugs, ids and (translation_key, lang) pairs are unique; a clash names both files."""
     problems = []
     seen: dict[tuple[str, object], NewsItem] = {}
-    for item in sorted(news, key=lambda n: n.source):
+    for item in sorted(news, key=lambda n: (n.source in broken, n.source)):
         keys = [("slug", item.slug), ("id", item.id)]
         if item.translation_key:
             keys.append(("translation_key", (item.translation_key, item.lang)))
         for name, value in keys:
             first = seen.setdefault((name, value), item)
             if first is not item:
+                if name == "id" and "id" not in item.lines and first.slug == item.slug:
+                    continue   # a default id is the permalink: the slug clash says it all
                 shown = value[0] if isinstance(value, tuple) else value
                 what = f"in language {item.lang!r} " if name == "translation_key" else ""
                 problems.append(Problem(item.source, item.line_of(name), name,

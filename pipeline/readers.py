@@ -16,7 +16,7 @@ from .frontmatter import Document, FrontMatterError, split_document
 from .markup import derive_summary, render_markdown
 from .model import Image, NewsItem, Problem, Profile
 
-__all__ = ["PROFILE_KINDS", "parse_datetime", "read_news", "read_profile"]
+__all__ = ["PROFILE_KINDS", "parse_datetime", "parse_news", "parse_profile", "read_news", "read_profile"]
 
 PROFILE_KINDS = ("university", "hospital", "research-centre", "company", "public-sector", "network")
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
@@ -170,10 +170,19 @@ def parse_datetime(text: str, site: Site) -> datetime:
 
 
 def read_news(path: str, raw: bytes, site: Site) -> NewsItem | list[Problem]:
+    """The item, or the file's problems."""
+    item, problems = parse_news(path, raw, site)
+    return problems or item
+
+
+def parse_news(path: str, raw: bytes, site: Site) -> tuple[NewsItem | None, list[Problem]]:
+    """The item as far as it could be read (``None`` if the front matter could not be),
+    and the file's problems; the checks across files run on the item even when it has
+    problems, so that one pass reports them all."""
     try:
         doc = split_document(raw)
     except FrontMatterError as exc:
-        return [Problem(path, exc.line, exc.field, exc.message)]
+        return None, [Problem(path, exc.line, exc.field, exc.message)]
     f = _Fields(path, doc)
     f.unknown(NEWS_FIELDS)
     title = f.text("title", required=True)
@@ -205,14 +214,21 @@ def read_news(path: str, raw: bytes, site: Site) -> NewsItem | list[Problem]:
         translation_key=translation_key, canonical_url=f.url("canonical_url"),
         lines=dict(doc.lines),
     )
-    return f.problems or item
+    return item, f.problems
 
 
 def read_profile(path: str, raw: bytes, site: Site) -> Profile | list[Problem]:
+    """The profile, or the file's problems."""
+    profile, problems = parse_profile(path, raw, site)
+    return problems or profile
+
+
+def parse_profile(path: str, raw: bytes, site: Site) -> tuple[Profile | None, list[Problem]]:
+    """Like :func:`parse_news`, for a profile."""
     try:
         doc = split_document(raw)
     except FrontMatterError as exc:
-        return [Problem(path, exc.line, exc.field, exc.message)]
+        return None, [Problem(path, exc.line, exc.field, exc.message)]
     f = _Fields(path, doc)
     f.unknown(PROFILE_FIELDS)
     slug = f.text("slug") or PurePosixPath(path).stem
@@ -231,7 +247,7 @@ def read_profile(path: str, raw: bytes, site: Site) -> Profile | list[Problem]:
         topics=f.text_list("topics"), website=f.url("website"), city=f.text("city"),
         logo=f.image("logo"), lines=dict(doc.lines),
     )
-    return f.problems or profile
+    return profile, f.problems
 
 
 def _profile_descriptions(f: _Fields, doc: Document, site: Site) -> dict[str, str]:

@@ -268,11 +268,19 @@ def test_a_date_alone_is_midnight_in_the_site_time_zone(site):
     assert item.date.utcoffset() == timedelta(hours=2)
 
 
-@pytest.mark.parametrize("written", ["2026-11-20", "2026-11-20 10:00:00", "2026-11-20T10:00:00Z",
-                                     "2026-11-20t10:00:00.5+02:00"])
+DATE_TEXTS = ["2026-11-20", "2026-11-20 10:00:00", "2026-11-20T10:00:00Z", "2026-11-20t10:00:00.5+02:00"]
+
+
+@pytest.mark.parametrize("written", DATE_TEXTS)
 def test_an_unquoted_date_stays_text_for_our_parser(written):
-    doc = split_document(f"---\ndate: {written}\nexplicit: !!timestamp {written}\n---\n".encode())
-    assert doc.meta == {"date": written, "explicit": written}
+    doc = split_document(f"---\ndate: {written}\nupdated: [{written}]\n---\n".encode())
+    assert doc.meta == {"date": written, "updated": [written]}
+
+
+@pytest.mark.parametrize("written", DATE_TEXTS)
+def test_an_explicit_yaml_timestamp_tag_stays_text_too(written):
+    doc = split_document(f"---\ndate: !!timestamp {written}\n---\n".encode())
+    assert doc.meta == {"date": written}
 
 
 def test_an_unquoted_date_without_offset_is_in_the_site_time_zone_not_utc(site):

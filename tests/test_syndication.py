@@ -130,7 +130,8 @@ def _events(site):
 def test_withdrawn_items_leave_a_tombstone_and_vanish_from_partner_files(partner_site):
     build_site(partner_site.config, NOW)
     assert ("published", "med-3") in _events(partner_site)
-    partner_site.write_news("med-3", "title: Med 3\ndate: 2026-11-04T10:00\ntopics: [medtech]\nstatus: draft\n")
+    partner_site.write_news("med-3", "title: Med 3\ndate: 2026-11-04T10:00\ntopics: [medtech]\n"
+                            "status: draft\n")
     build_site(partner_site.config, NOW + timedelta(minutes=5))
     events = _events(partner_site)
     assert events[-1] == ("withdrawn", "med-3")

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from . import dump_json
 from .feed_model import Entry, FeedDoc, iso_date
 
 __all__ = ["JsonWriter"]
@@ -18,12 +18,19 @@ class JsonWriter:
 
     def __init__(self, icon: str | None = None):
         self.icon = icon
-        self._items: dict[str, dict[str, Any]] = {}
+        self._items: dict[str, str] = {}
 
     def write(self, doc: FeedDoc) -> bytes:
-        return dump_json(self.document(doc))
+        """The document as :func:`~pipeline.render.dump_json` writes it, with each item
+        serialized once per build (indented JSON has no C encoder: it is slow)."""
+        text = json.dumps(self.document(doc, items=False), ensure_ascii=False, indent=2)
+        if doc.entries:   # the head ends with '"items": []\n}'
+            items = ",\n".join(self._item_text(entry) for entry in doc.entries)
+            text = f"{text[:-4]}[\n{items}\n  ]\n}}"
+        return (text + "\n").encode("utf-8")
 
-    def document(self, doc: FeedDoc) -> dict[str, Any]:
+    def document(self, doc: FeedDoc, items: bool = True) -> dict[str, Any]:
+        """The feed as a dict (``items=False``: with an empty item list)."""
         feed: dict[str, Any] = {
             "version": VERSION,
             "title": doc.title,
@@ -39,14 +46,17 @@ class JsonWriter:
         feed["language"] = doc.lang
         if doc.hubs:
             feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in doc.hubs]
-        feed["items"] = [self._item(entry) for entry in doc.entries]
+        feed["items"] = [_item(entry) for entry in doc.entries] if items else []
         return feed
 
-    def _item(self, entry: Entry) -> dict[str, Any]:
-        item = self._items.get(entry.id)
-        if item is None:
-            item = self._items[entry.id] = _item(entry)
-        return item
+    def _item_text(self, entry: Entry) -> str:
+        """The item's JSON at the depth of the ``items`` list (strings hold no newlines)."""
+        text = self._items.get(entry.id)
+        if text is None:
+            dumped = json.dumps(_item(entry), ensure_ascii=False, indent=2)
+            text = self._items[entry.id] = "\n".join("    " + line
+                                                     for line in dumped.split("\n"))
+        return text
 
 
 def _item(entry: Entry) -> dict[str, Any]:

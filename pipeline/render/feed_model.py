@@ -79,7 +79,10 @@ def safe_url(url: str) -> str:
 
 def iso_date(when: datetime) -> str:
     """RFC 3339, with fractional seconds only when there are any."""
-    return when.isoformat(timespec="microseconds" if when.microsecond else "seconds")
+    if not when.microsecond:
+        return when.isoformat(timespec="seconds")
+    return when.isoformat(timespec="milliseconds" if when.microsecond % 1000 == 0
+                          else "microseconds")
 
 
 def absolute_html(body: str, base: str) -> str:
