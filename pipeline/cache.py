@@ -8,6 +8,7 @@ file and renamed into place, so a crash never leaves a torn cache behind.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -25,8 +26,22 @@ CACHE_VERSION = 2   # 2: entries are (item or None, problems)
 _FILE = "parse-cache.pickle"
 
 
+# The code a cached result depends on: a change to any of these modules (a fix in a
+# reader, say) must invalidate the cache even when the version number did not move.
+_READER_MODULES = ("readers.py", "frontmatter.py", "markup.py", "model.py")
+
+
+@functools.cache
+def _code_hash() -> str:
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in _READER_MODULES:
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()
+
+
 def _fingerprint(site: Site) -> str:
-    parts = (__version__, CACHE_VERSION, site.base_url, str(site.timezone), site.languages,
+    parts = (__version__, CACHE_VERSION, _code_hash(), site.base_url, str(site.timezone), site.languages,
              site.default_language)
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 

@@ -8,7 +8,7 @@ Readers are pure functions of their input, which is what makes the parse cache s
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import PurePosixPath
 
 from .config import Site
@@ -165,7 +165,9 @@ def parse_datetime(text: str, site: Site) -> datetime:
             f"{text!r} is not an ISO 8601 date (e.g. 2026-11-30 or 2026-11-30T09:00+02:00)"
         ) from None
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=site.timezone)
+        # Through UTC and back, so that a wall time a DST change skips (03:30 on the spring
+        # change) becomes the real wall time of that instant (04:30) rather than a phantom.
+        parsed = parsed.replace(tzinfo=site.timezone).astimezone(UTC)
     return parsed.astimezone(site.timezone)
 
 
