@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from .catalog import Catalog, build_catalog
-from .config import Config
+from .config import Config, ConfigError, secret
 from .content import Content, load_content
 from .journal import Change, Journal
 from .model import Problem
@@ -46,12 +46,23 @@ class BuildReport:
     skipped: tuple[str, ...] = field(default_factory=tuple)
 
 
+def database_path(config: Config) -> Path:
+    """``NEWSROOM_DB_URL`` (``sqlite:///relative.db`` or ``sqlite:////absolute.db``), else
+    ``state/newsroom.db``. Relative paths resolve against the site folder."""
+    url = secret("NEWSROOM_DB_URL")
+    if url is None:
+        return config.paths.state / "newsroom.db"
+    if not url.startswith("sqlite:///"):
+        raise ConfigError(f"NEWSROOM_DB_URL: only sqlite:/// URLs are supported, not {url!r}")
+    return config.path.parent / url.removeprefix("sqlite:///")
+
+
 @contextmanager
 def _journal(config: Config, output_dir: Path) -> Iterator[Journal]:
     # The target is named relative to the site folder, so a copied site keeps its journal.
     root = config.path.parent
     target = output_dir.relative_to(root).as_posix() if output_dir.is_relative_to(root) else str(output_dir)
-    journal = Journal.open(config.paths.state / "newsroom.db", target)
+    journal = Journal.open(database_path(config), target)
     try:
         yield journal
     finally:

@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 
 from pipeline.build import build_site
+from pipeline.config import ConfigError
 from pipeline.render.schemas import SCHEMA_NAMES, load_schema
 
 from .conftest import NOW, SITE_TOML
@@ -190,3 +191,13 @@ def test_profiles_and_topics_files(partner_site):
     assert topics["medtech"]["items"] == 4
     assert topics["neurological"]["feed_urls"]["fi"]["rss"] == (
         "https://news.example.org/feeds/fi/topics/neurological.rss")
+
+
+def test_the_journal_lives_where_newsroom_db_url_says(partner_site, monkeypatch, tmp_path):
+    monkeypatch.setenv("NEWSROOM_DB_URL", f"sqlite:///{tmp_path}/elsewhere.db")
+    build_site(partner_site.config, NOW)
+    assert (tmp_path / "elsewhere.db").exists()
+    assert not (partner_site.root / "state" / "newsroom.db").exists()
+    monkeypatch.setenv("NEWSROOM_DB_URL", "postgresql://db/newsroom")
+    with pytest.raises(ConfigError, match="NEWSROOM_DB_URL"):
+        build_site(partner_site.config, NOW)
