@@ -20,7 +20,7 @@ from .content import Content, load_content
 from .journal import Change, Journal
 from .model import Problem
 from .publish import PublishResult, output_lock, publish
-from .render import Output, pages, partners, schemas, syndication
+from .render import Output, feeds, pages, partners, schemas, syndication
 
 __all__ = ["BuildReport", "ContentErrors", "build_site", "check_content", "render_all"]
 
@@ -78,6 +78,7 @@ def render_all(catalog: Catalog, config: Config, content: Content,
     """Every output file of a build, in memory."""
     output = Output()
     output.merge(pages.render(catalog, config.paths.templates))
+    output.merge(feeds.render(catalog))
     output.merge(syndication.render(catalog, changes))
     output.merge(partners.render(catalog, config.partners))
     output.merge(schemas.render(config.site))

@@ -43,6 +43,7 @@ _TAG = re.compile(r"<[/!?A-Za-z]")
 _URL_ATTR = re.compile(r'(\s(?:href|src)=")([^"]*)"')
 _RELATIVE_URL_ATTR = re.compile(r'\s(?:href|src)="(?![A-Za-z][A-Za-z0-9+.-]*:)')
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+TRANSLATION_TYPE = "text/html; charset=utf-8"
 # characters a URL may carry as they are; everything else is percent-encoded
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
 
@@ -244,7 +245,11 @@ def _categories(catalog: Catalog, item: NewsItem) -> tuple[Category, ...]:
 def _links(catalog: Catalog, item: NewsItem, url: str) -> tuple[Link, ...]:
     links = [Link(url, "alternate", "text/html", item.lang)]
     translations = sorted(catalog.translations(item), key=lambda t: (t.lang, t.url))
-    links += [Link(safe_url(t.url), "alternate", "text/html", t.lang) for t in translations]
+    # Readers differ on which HTML alternate is "the" link: most take the first,
+    # feedparser the last one typed exactly text/html. The item page comes first and
+    # translations carry the (true) charset parameter, so both pick the item page.
+    links += [Link(safe_url(t.url), "alternate", TRANSLATION_TYPE, t.lang)
+              for t in translations]
     if item.canonical_url:
         links.append(Link(safe_url(item.canonical_url), "via", "text/html"))
     image = item.image

@@ -172,6 +172,7 @@ class _AtomFeed(BaseExtension):
         return {"fh": FH_NS} if self.doc.is_archive else {}
 
     def extend_atom(self, feed: etree._Element) -> etree._Element:
+        feed.find("updated").text = iso_date(self.doc.updated)     # not .001000
         for rel, href in self.doc.links("atom"):
             etree.SubElement(feed, "link", href=href, rel=rel)
         if self.doc.is_archive:

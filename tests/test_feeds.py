@@ -1,0 +1,625 @@
+"""Feeds: every document parses back (feedparser, lxml, the JSON Feed schema), links and
+dates are right, text is escaped, archives chain and stay stable, output is pinned."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import feedgen.feed
+import feedgen.version
+import feedparser
+import jsonschema
+import pytest
+from lxml import etree
+from lxml import html as lxml_html
+
+from pipeline.catalog import build_catalog
+from pipeline.content import load_content
+from pipeline.render import dump_json, feeds
+from pipeline.render.feed_json import JsonWriter
+from pipeline.render.feed_model import build_entries, looks_like_markup, xml_text
+from pipeline.render.feed_xml import XmlWriter
+from pipeline.urls import FEED_FORMATS, FeedRef, url_of
+
+from .conftest import NOW, SITE_TOML, Site
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = json.loads((Path(__file__).parent / "schemas/jsonfeed-1.1.schema.json").read_text())
+ATOM = "{http://www.w3.org/2005/Atom}"
+FH_ARCHIVE = "{http://purl.org/syndication/history/1.0}archive"
+MARKUP_TITLE = '<b>Bold</b> claims & AT&T\'s "x < y" &amp; more'
+BASE = "https://news.example.org/"
+
+# A small fixed site: translations, ties on `updated`, markup in a title, a pinned id, a
+# canonical URL, local and remote images, relative links in raw HTML, and items that must
+# not appear (draft, partners only, embargoed).
+SAMPLE_NEWS = {
+    "biobank-call": """\
+        title: Biobank call opens for neuroscience projects
+        date: 2026-11-20T09:30:00+02:00
+        lang: en
+        topics: [neurological]
+        organizations: [uef]
+        authors: [Aino Virtanen, Lauri Heikkinen]
+        translation_key: biobank
+        image: {src: media/brain.svg, alt: A network of nodes}
+        """,
+    "biopankkihaku": """\
+        title: Biopankkihaku avautuu neurotieteen hankkeille
+        date: 2026-11-20T09:30:00+02:00
+        lang: fi
+        topics: [neurological]
+        organizations: [uef]
+        authors: [Aino Virtanen]
+        translation_key: biobank
+        """,
+    "markup-title": f"""\
+        title: {json.dumps(MARKUP_TITLE)}
+        date: 2026-11-10T12:00:00+02:00
+        lang: en
+        topics: [medtech]
+        id: "tag:news.example.org,2026:markup"
+        canonical_url: https://example.com/original/story
+        summary: "Summary with <i>tags</i> & ampersands"
+        image: {{src: "https://images.example.org/photo.jpg", alt: A photo}}
+        """,
+    "open-day": """\
+        title: Open day at the memory research centre
+        date: 2026-10-01
+        updated: 2026-10-05T08:00:00+03:00
+        lang: en
+        topics: [neurological]
+        organizations: [uef, vtt]
+        """,
+    "lab-news": """\
+        title: "Vertical\\x0btab and form\\x0cfeed in a title"
+        date: 2026-09-01
+        lang: en
+        topics: [medtech]
+        organizations: [vtt]
+        """,
+    "lab-visit": """\
+        title: Ministers visit the lab
+        date: 2026-09-01
+        lang: en
+        topics: [medtech]
+        """,
+    "spring-school": """\
+        title: Spring school on brain imaging
+        date: 2026-05-01T10:00:00+03:00
+        lang: en
+        topics: [neurological]
+        """,
+    "kevatkoulu": """\
+        title: Kevätkoulu aivokuvantamisesta
+        date: 2026-05-01T10:00:00+03:00
+        lang: fi
+        topics: [neurological]
+        """,
+    "draft": "title: A draft\ndate: 2026-11-01\ntopics: [medtech]\nstatus: draft\n",
+    "partners": "title: For partners\ndate: 2026-11-01\ntopics: [medtech]\nvisibility: partners\n",
+    "embargoed": "title: Embargoed\ndate: 2026-12-31\ntopics: [medtech]\n",
+}
+MARKUP_BODY = ('First paragraph with a <a href="/about/">relative link</a>, '
+               '<a href="#details">a fragment</a> and <img src="media/x.png" alt="x">.\n\n'
+               '## Details\n\nMore text.\n')
+HIDDEN = ("draft", "partners", "embargoed")
+SVG = '<svg xmlns="http://www.w3.org/2000/svg"/>\n'
+
+
+def write_sample(site: Site) -> None:
+    site.write_profile("vtt", "name: {en: VTT, fi: VTT}\nkind: research-centre\n")
+    site.write_profile("kuh", "name: {en: Kuopio University Hospital, fi: KYS}\nkind: hospital\n")
+    site.write("media/brain.svg", SVG)
+    for slug, front in SAMPLE_NEWS.items():
+        site.write_news(slug, front, MARKUP_BODY if slug == "markup-title" else
+                        "A first paragraph of news.\n\nA second one.\n")
+
+
+def write_many(site: Site, count: int, start: int = 0) -> None:
+    """``count`` English items, one a day from 2025-01-01, numbered from ``start``."""
+    for n in range(start, start + count):
+        day = (NOW - timedelta(days=400 - n)).date().isoformat()
+        site.write_news(f"item-{n:03d}", f"title: Item {n}\ndate: {day}\nlang: en\n"
+                                         "topics: [neurological]\n")
+
+
+def catalog_of(site: Site):
+    config = site.config
+    content = load_content(config)
+    assert not content.problems, content.problems
+    return build_catalog(content.news, content.profiles, config.site, config.topics, NOW)
+
+
+def render(site: Site):
+    return feeds.render(catalog_of(site))
+
+
+@pytest.fixture
+def sample(site):
+    write_sample(site)
+    return render(site)
+
+
+def of_format(output, fmt: str) -> dict[str, bytes]:
+    return {path: data for path, data in output.files.items() if path.endswith(f".{fmt}")}
+
+
+def url(path: str) -> str:
+    return BASE + path
+
+
+def shown_title(detail) -> str:
+    """What a reader shows for a feedparser text construct."""
+    return html.unescape(detail.value) if detail.type == "text/html" else detail.value
+
+
+# -- what is published --------------------------------------------------------------
+
+
+def test_every_feed_is_published_in_every_format_with_a_listing(sample, site):
+    catalog = catalog_of(site)
+    refs = feeds.feed_refs(catalog)
+    assert len(refs) == 1 + 2 * (1 + 2 + 3)   # all; per language: index, topics, orgs
+    for ref in refs:
+        for fmt, media_type in FEED_FORMATS.items():
+            listing = sample.listings[ref.path(fmt)]
+            assert (listing.kind, listing.media_type, listing.language) == ("feed", media_type,
+                                                                            ref.lang)
+    assert sample.listings["feeds.opml"].kind == "opml"
+    archive_listed = [p for p in sample.listings if p.startswith("feeds/archive/")]
+    assert archive_listed == []
+    assert "feeds/archive/all/1.atom" in sample.files
+
+
+def test_empty_feeds_are_published_with_the_site_updated(sample, site):
+    catalog = catalog_of(site)
+    listing = sample.listings["feeds/en/organizations/kuh.atom"]
+    assert (listing.items, listing.updated) == (0, catalog.updated)
+    parsed = feedparser.parse(sample.files["feeds/fi/topics/medtech.rss"])
+    assert parsed.bozo == 0 and parsed.entries == []
+    assert json.loads(sample.files["feeds/fi/topics/medtech.json"])["items"] == []
+
+
+def test_hidden_items_never_appear(sample):
+    for path, data in sample.files.items():
+        for slug in HIDDEN:
+            assert f"news/{slug}/".encode() not in data, (path, slug)
+
+
+def test_rendering_is_deterministic(sample, site):
+    again = render(site)
+    assert again.files == sample.files
+    assert again.listings == sample.listings
+
+
+# -- parsing back ---------------------------------------------------------------------
+
+
+def test_feedparser_reads_every_xml_feed(sample):
+    xml = {**of_format(sample, "rss"), **of_format(sample, "atom")}
+    assert len(xml) > 20
+    for path, data in xml.items():
+        parsed = feedparser.parse(data)
+        assert parsed.bozo == 0, (path, parsed.get("bozo_exception"))
+        assert parsed.feed.title and parsed.feed.updated_parsed
+        ids = [entry.id for entry in parsed.entries]
+        assert len(ids) == len(set(ids)), path
+        for entry in parsed.entries:
+            assert entry.published_parsed and entry.updated_parsed, (path, entry.id)
+            assert entry.title and entry.summary and entry.link
+
+
+def test_lxml_parses_every_document_strictly(sample):
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=False)
+    for path, data in sample.files.items():
+        if path.endswith((".rss", ".atom", ".opml")):
+            etree.fromstring(data, parser)
+        else:
+            json.loads(data)
+
+
+def test_every_json_feed_validates_against_the_json_feed_schema(sample):
+    validator = jsonschema.Draft202012Validator(SCHEMA, format_checker=_formats())
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    for path, data in of_format(sample, "json").items():
+        feed = json.loads(data)
+        errors = sorted(validator.iter_errors(feed), key=str)
+        assert not errors, (path, [e.message for e in errors])
+        assert feed.get("next_url") != feed["feed_url"]
+        assert len({item["id"] for item in feed["items"]}) == len(feed["items"])
+
+
+def test_the_schema_rejects_what_the_spec_forbids():
+    validator = jsonschema.Draft202012Validator(SCHEMA, format_checker=_formats())
+    good = {"version": "https://jsonfeed.org/version/1.1", "title": "t",
+            "items": [{"id": "1", "content_text": "x", "date_published": "2026-01-01T10:00:00Z"}]}
+    assert validator.is_valid(good)
+    bad = [{**good, "version": "https://jsonfeed.org/version/1"},
+           {**good, "items": [{"id": "1"}]},                       # no content
+           {**good, "items": [{"id": "1", "content_text": "x", "date_published": "2026-01-01"}]},
+           {**good, "feed_url": "feeds/all.json"},                  # relative
+           {**good, "authors": [{}]},
+           {**good, "hubs": [{"url": "https://hub.example.org/"}]},
+           {**good, "unknown": 1}]
+    assert [validator.is_valid(doc) for doc in bad] == [False] * len(bad)
+
+
+def _formats() -> jsonschema.FormatChecker:
+    """RFC 3339 date-times and absolute URLs, without extra packages."""
+    checker = jsonschema.FormatChecker([])
+    rfc3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+    checker.checks("date-time")(lambda value: bool(rfc3339.match(value)))
+    checker.checks("uri")(lambda value: bool(re.match(r"^https?://[^/\s]+/\S*$", value)))
+    return checker
+
+
+def test_the_fast_writers_match_the_plain_ones(site):
+    """Entries are serialized once and spliced in: the bytes equal feedgen's own output
+    and dump_json's."""
+    write_sample(site)
+    write_many(site, 12)
+    catalog = catalog_of(site)
+    entries = build_entries(catalog)
+    xml, js = XmlWriter(icon=url("icon.png"), logo=url("logo.png")), JsonWriter(url("icon.png"))
+    for ref in feeds.feed_refs(catalog):
+        items = [entries[i.id] for i in feeds._items(catalog, ref)]
+        for doc in feeds.feed_documents(catalog, ref, items):
+            assert xml.write(doc) == xml.write_unspliced(doc)
+            assert js.write(doc) == dump_json(js.document(doc))
+
+
+# -- entries --------------------------------------------------------------------------
+
+
+def test_entry_fields_in_atom(sample):
+    parsed = feedparser.parse(sample.files["feeds/en/index.atom"])
+    entry = next(e for e in parsed.entries if e.id == url("news/biobank-call/"))
+    assert entry.link == url("news/biobank-call/")      # not the translation's
+    assert [(link.rel, link.get("hreflang")) for link in entry.links][:2] == [
+        ("alternate", "en"), ("alternate", "fi")]
+    assert [a.name for a in entry.authors] == ["Aino Virtanen", "Lauri Heikkinen"]
+    assert [t.term for t in entry.tags] == ["neurological", "uef"]
+    assert [t.label for t in entry.tags] == ["Neurological diseases",
+                                             "University of Eastern Finland"]
+    assert entry.content[0].type == "text/html" and "<p>A first paragraph" in entry.content[0].value
+    assert entry.summary == "A first paragraph of news."
+    assert entry.published == "2026-11-20T09:30:00+02:00"
+
+
+def test_atom_entry_links_keep_rel_type_and_hreflang(sample):
+    """The feedgen #135 workaround: translations, the enclosure and the original stay
+    what they are instead of all becoming plain alternate links."""
+    root = etree.fromstring(sample.files["feeds/all.atom"])
+    links = {entry.findtext(f"{ATOM}id"): [dict(link.attrib) for link in entry.iter(f"{ATOM}link")]
+             for entry in root.iter(f"{ATOM}entry")}
+    assert links[url("news/biobank-call/")] == [
+        {"href": url("news/biobank-call/"), "rel": "alternate", "type": "text/html",
+         "hreflang": "en"},
+        {"href": url("news/biopankkihaku/"), "rel": "alternate",
+         "type": "text/html; charset=utf-8", "hreflang": "fi"},
+        {"href": url("media/") + _media_name(sample, "brain.svg"), "rel": "enclosure",
+         "type": "image/svg+xml", "length": str(len(SVG))},
+    ]
+    assert links["tag:news.example.org,2026:markup"][1:] == [
+        {"href": "https://example.com/original/story", "rel": "via", "type": "text/html"},
+        {"href": "https://images.example.org/photo.jpg", "rel": "enclosure",
+         "type": "image/jpeg"},                       # length unknown: left out in Atom
+    ]
+
+
+@pytest.mark.skipif(feedgen.version.version_str != "1.0.0", reason="documents feedgen 1.0.0")
+def test_feedgen_1_0_0_drops_entry_link_attributes_without_the_workaround():
+    fg = feedgen.feed.FeedGenerator()
+    fg.id("urn:x"), fg.title("t"), fg.updated(NOW)
+    entry = fg.add_entry()
+    entry.id("urn:y"), entry.title("t"), entry.updated(NOW), entry.content("c")
+    entry.link(href="https://example.org/fi/", rel="alternate", hreflang="fi", type="text/html")
+    link = etree.fromstring(fg.atom_str()).find(f"{ATOM}entry/{ATOM}link")
+    assert dict(link.attrib) == {"href": "https://example.org/fi/"}
+
+
+def _media_name(output, name: str) -> str:
+    return next(p for p in re.findall(r"media/([0-9a-f]+-" + re.escape(name) + ")",
+                                      output.files["feeds/all.json"].decode()))
+
+
+def test_rss_items(sample):
+    root = etree.fromstring(sample.files["feeds/all.rss"])
+    items = {item.findtext("link"): item for item in root.iter("item")}
+    biobank = items[url("news/biobank-call/")]
+    assert biobank.find("guid").attrib == {"isPermaLink": "true"}
+    assert biobank.findtext("guid") == url("news/biobank-call/")
+    dc = "{http://purl.org/dc/elements/1.1/}"
+    assert [c.text for c in biobank.iter(f"{dc}creator")] == ["Aino Virtanen", "Lauri Heikkinen"]
+    assert biobank.find("enclosure").attrib["length"] == str(len(SVG))
+    assert parsedate_to_datetime(biobank.findtext("pubDate")).isoformat() == "2026-11-20T09:30:00+02:00"
+    assert [child.tag for child in biobank][2:4] == [
+        "description", "{http://purl.org/rss/1.0/modules/content/}encoded"]
+    pinned = items[url("news/markup-title/")]
+    assert pinned.findtext("guid") == "tag:news.example.org,2026:markup"
+    assert pinned.find("guid").attrib == {"isPermaLink": "false"}
+    assert pinned.find("enclosure").attrib == {
+        "url": "https://images.example.org/photo.jpg", "length": "0", "type": "image/jpeg"}
+
+
+def test_json_items(sample):
+    feed = json.loads(sample.files["feeds/en/index.json"])
+    items = {item["id"]: item for item in feed["items"]}
+    pinned = items["tag:news.example.org,2026:markup"]
+    assert pinned["url"] == url("news/markup-title/")
+    assert pinned["external_url"] == "https://example.com/original/story"
+    assert pinned["image"] == "https://images.example.org/photo.jpg"
+    assert pinned["title"] == MARKUP_TITLE
+    assert pinned["summary"] == "Summary with <i>tags</i> & ampersands"
+    assert pinned["language"] == "en" and pinned["tags"] == ["Medical technology"]
+    assert items[url("news/open-day/")]["date_modified"] == "2026-10-05T08:00:00+03:00"
+
+
+def test_entry_updated_is_unique_in_every_document(sample):
+    """Translations published together and items dated by day tie: the W3C validator
+    warns about Atom entries sharing ``updated``, so ties are 1 ms apart."""
+    for path, data in of_format(sample, "atom").items():
+        root = etree.fromstring(data)
+        stamps = [e.findtext(f"{ATOM}updated") for e in root.iter(f"{ATOM}entry")]
+        assert len(stamps) == len(set(stamps)), path
+    all_items = {e.findtext(f"{ATOM}id"): e.findtext(f"{ATOM}updated")
+                 for e in etree.fromstring(sample.files["feeds/all.atom"]).iter(f"{ATOM}entry")}
+    assert all_items[url("news/biobank-call/")] == "2026-11-20T09:30:00+02:00"
+    assert all_items[url("news/biopankkihaku/")] == "2026-11-20T09:30:00.001+02:00"
+
+
+# -- text -----------------------------------------------------------------------------
+
+
+def test_markup_in_titles_is_shown_as_text_in_every_format(sample):
+    for path in ("feeds/en/topics/medtech.atom", "feeds/en/topics/medtech.rss"):
+        entry = feedparser.parse(sample.files[path]).entries[0]
+        assert shown_title(entry.title_detail) == MARKUP_TITLE, path
+        if entry.title_detail.type == "text/html":
+            assert "<b>" not in entry.title_detail.value    # never live markup
+    assert json.loads(sample.files["feeds/en/topics/medtech.json"])["items"][0]["title"] == \
+        MARKUP_TITLE
+
+
+def test_rss_plain_text_uses_hexadecimal_character_references(sample):
+    for path, data in of_format(sample, "rss").items():
+        assert not re.search(rb"&(amp|lt|gt);", data), path
+    medtech = sample.files["feeds/en/topics/medtech.rss"]
+    assert b"<title>&#x26;lt;b&#x26;gt;Bold&#x26;lt;/b&#x26;gt; claims &#x26;amp; AT" in medtech
+
+
+def test_plain_text_that_looks_like_markup():
+    assert looks_like_markup("<b>x</b>") and looks_like_markup("a &amp; b")
+    assert looks_like_markup("&#39;") and looks_like_markup("&copy 2026")
+    assert not looks_like_markup("AT&T & R&D") and not looks_like_markup("x < y, p<0.05")
+
+
+def test_characters_xml_forbids_never_reach_a_feed(sample):
+    forbidden = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+    for path, data in sample.files.items():
+        assert not forbidden.search(data.decode("utf-8")), path
+    assert xml_text("a\x00b\x0bc\x1fd\x85e\ufffef\ud800") == "abcdef"
+    titles = [e["title"] for e in json.loads(sample.files["feeds/all.json"])["items"]]
+    assert "Verticaltab and formfeed in a title" in titles
+
+
+def test_no_relative_urls_in_content(sample):
+    for path, data in sample.files.items():
+        for fragment in _html_contents(path, data):
+            doc = lxml_html.fragment_fromstring(fragment, create_parent="div")
+            for element in doc.iter("a", "img"):
+                target = element.get("href") or element.get("src")
+                assert re.match(r"^https?://", target), (path, target)
+    feed = json.loads(sample.files["feeds/en/topics/medtech.json"])
+    content = feed["items"][0]["content_html"]
+    assert f'href="{url("about/")}"' in content
+    assert f'href="{url("news/markup-title/")}#details"' in content
+
+
+def _html_contents(path: str, data: bytes) -> list[str]:
+    if path.endswith(".json"):
+        return [item["content_html"] for item in json.loads(data)["items"]]
+    if path.endswith(".opml"):
+        return []
+    root = etree.fromstring(data)
+    names = (f"{ATOM}content", "{http://purl.org/rss/1.0/modules/content/}encoded", "description")
+    return [e.text for name in names for e in root.iter(name) if e.text and "<" in e.text]
+
+
+# -- feed level ----------------------------------------------------------------------
+
+
+def test_self_links_are_the_feed_urls(sample):
+    for path, data in sample.files.items():
+        if path.endswith(".atom"):
+            links = etree.fromstring(data).findall(f"{ATOM}link[@rel='self']")
+            assert [(l.get("href"), l.get("type")) for l in links] == [(url(path), FEED_FORMATS["atom"])]
+        elif path.endswith(".rss"):
+            links = etree.fromstring(data).findall(f"channel/{ATOM}link[@rel='self']")
+            assert [(l.get("href"), l.get("type")) for l in links] == [(url(path), FEED_FORMATS["rss"])]
+        elif path.endswith(".json"):
+            assert json.loads(data)["feed_url"] == url(path)
+
+
+def test_feed_metadata(sample, site):
+    catalog = catalog_of(site)
+    atom = etree.fromstring(sample.files["feeds/fi/organizations/uef.atom"])
+    assert atom.get("{http://www.w3.org/XML/1998/namespace}lang") == "fi"
+    assert atom.findtext(f"{ATOM}title") == "Testiuutiset: Itä-Suomen yliopisto"
+    assert atom.find(f"{ATOM}link[@rel='alternate']").attrib == {
+        "href": url("fi/organizations/uef/"), "rel": "alternate", "type": "text/html",
+        "hreflang": "fi"}
+    assert atom.find(f"{ATOM}generator").attrib == {"version": "0.1.0"}
+    assert atom.findtext(f"{ATOM}updated") == "2026-11-20T09:30:00.001+02:00"  # its newest
+    rss = etree.fromstring(sample.files["feeds/en/index.rss"]).find("channel")
+    assert rss.findtext("link") == BASE and rss.findtext("language") == "en"
+    assert rss.findtext("generator") == "newsroom 0.1.0"
+    assert rss.findtext("lastBuildDate") == "Fri, 20 Nov 2026 09:30:00 +0200"
+    assert catalog.updated.isoformat() == "2026-11-20T09:30:00+02:00"
+    for path in ("feeds/all.atom", "feeds/all.rss", "feeds/all.json"):
+        assert b"/hub" not in sample.files[path]
+
+
+def test_hub_icon_and_logo_links(tmp_path):
+    toml = SITE_TOML.replace("feed_items = 5", 'feed_items = 5\nwebsub_hubs = '
+                             '["https://hub.example.org/", "https://pubsubhubbub.example.com/"]\n'
+                             'icon = "icon.png"\nlogo = "https://cdn.example.org/logo.svg"')
+    site = Site(tmp_path, toml)
+    write_sample(site)
+    output = render(site)
+    hubs = ["https://hub.example.org/", "https://pubsubhubbub.example.com/"]
+    atom = etree.fromstring(output.files["feeds/en/index.atom"])
+    assert [l.get("href") for l in atom.findall(f"{ATOM}link[@rel='hub']")] == hubs
+    assert atom.findtext(f"{ATOM}icon") == url("icon.png")
+    assert atom.findtext(f"{ATOM}logo") == "https://cdn.example.org/logo.svg"
+    channel = etree.fromstring(output.files["feeds/en/index.rss"]).find("channel")
+    assert [l.get("href") for l in channel.findall(f"{ATOM}link[@rel='hub']")] == hubs
+    assert channel.find("image") is None          # RSS images are GIF, JPEG or PNG
+    feed = json.loads(output.files["feeds/en/index.json"])
+    assert feed["hubs"] == [{"type": "WebSub", "url": hub} for hub in hubs]
+    assert feed["icon"] == feed["favicon"] == url("icon.png")
+    assert b"hub.example.org" not in output.files["feeds/archive/en/index/1.atom"]
+
+
+# -- archives -------------------------------------------------------------------------
+
+
+def _rels(root, fmt: str) -> dict[str, str]:
+    parent = root if fmt == "atom" else root.find("channel")
+    return {l.get("rel"): l.get("href") for l in parent.findall(f"{ATOM}link")
+            if l.get("rel") in ("prev-archive", "next-archive", "current")}
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+def test_archives_chain_and_hold_every_item_once(site, fmt):
+    write_many(site, 13)      # 5 in the feed, 8 archived: pages of 5 (full) and 3
+    output = render(site)
+    feed = etree.fromstring(output.files[f"feeds/en/index.{fmt}"])
+    assert _rels(feed, fmt) == {"prev-archive": url(f"feeds/archive/en/index/2.{fmt}")}
+    page1, page2 = (etree.fromstring(output.files[f"feeds/archive/en/index/{n}.{fmt}"])
+                    for n in (1, 2))
+    assert _rels(page2, fmt) == {"prev-archive": url(f"feeds/archive/en/index/1.{fmt}"),
+                                 "next-archive": url(f"feeds/en/index.{fmt}"),
+                                 "current": url(f"feeds/en/index.{fmt}")}
+    assert _rels(page1, fmt) == {"next-archive": url(f"feeds/archive/en/index/2.{fmt}"),
+                                 "current": url(f"feeds/en/index.{fmt}")}
+    for doc, archive in ((feed, False), (page1, True), (page2, True)):
+        holder = doc if fmt == "atom" else doc.find("channel")
+        assert (holder.find(FH_ARCHIVE) is not None) is archive
+    titles = [_titles(doc, fmt) for doc in (feed, page2, page1)]
+    assert titles == [[f"Item {n}" for n in range(12, 7, -1)],
+                      [f"Item {n}" for n in range(7, 4, -1)],
+                      [f"Item {n}" for n in range(4, -1, -1)]]
+
+
+def _titles(root, fmt: str) -> list[str]:
+    if fmt == "atom":
+        return [e.findtext(f"{ATOM}title") for e in root.iter(f"{ATOM}entry")]
+    return [item.findtext("title") for item in root.iter("item")]
+
+
+def test_json_feed_pages_chain_with_next_url(site):
+    write_many(site, 13)
+    output = render(site)
+    chain, path = [], "feeds/en/index.json"
+    while path:
+        feed = json.loads(output.files[path])
+        chain.append(path)
+        chain_items = feed["items"]
+        assert chain_items
+        path = feed.get("next_url", "").removeprefix(BASE) or None
+    assert chain == ["feeds/en/index.json", "feeds/archive/en/index/2.json",
+                     "feeds/archive/en/index/1.json"]
+
+
+def test_adding_items_leaves_full_archive_pages_unchanged(site):
+    write_many(site, 13)
+    first = render(site)
+    write_many(site, 1, start=13)            # page 2 gets a fourth item
+    second = render(site)
+    write_many(site, 2, start=14)            # page 2 fills up, page 3 starts
+    third = render(site)
+    for fmt in FEED_FORMATS:
+        page1 = f"feeds/archive/en/index/1.{fmt}"
+        assert first.files[page1] == second.files[page1] == third.files[page1]
+        page2 = f"feeds/archive/en/index/2.{fmt}"
+        assert first.files[page2] != second.files[page2] != third.files[page2]
+        assert f"feeds/archive/en/index/3.{fmt}" in third.files
+    archived = _titles(etree.fromstring(third.files["feeds/archive/en/index/3.atom"]), "atom")
+    assert archived == ["Item 10"]
+
+
+def test_a_single_archive_page_still_links_onwards(sample):
+    """The W3C validator warns about an archive page with neither prev- nor
+    next-archive: the newest page links next-archive to the subscription document."""
+    page = etree.fromstring(sample.files["feeds/archive/all/1.atom"])
+    assert _rels(page, "atom") == {"next-archive": url("feeds/all.atom"),
+                                   "current": url("feeds/all.atom")}
+    assert "next_url" not in json.loads(sample.files["feeds/archive/all/1.json"])
+
+
+# -- OPML and shipped content ----------------------------------------------------------
+
+
+def test_opml_lists_every_feed_once_grouped_by_language_and_kind(sample, site):
+    catalog = catalog_of(site)
+    root = etree.fromstring(sample.files["feeds.opml"])
+    assert root.get("version") == "2.0"
+    feeds_listed = root.findall(".//outline[@type='rss']")
+    assert sorted(o.get("xmlUrl") for o in feeds_listed) == sorted(
+        url_of(catalog.site, ref.path("atom")) for ref in feeds.feed_refs(catalog))
+    groups = [o.get("text") for o in root.find("body")]
+    assert groups == ["All languages", "English", "Suomi"]
+    english = root.find("body")[1]
+    assert [o.get("text") for o in english if o.get("type") is None] == ["Topics", "Organizations"]
+    for outline in feeds_listed:
+        assert outline.get("text") and outline.get("title") and outline.get("htmlUrl")
+
+
+def test_a_reader_of_the_shipped_neurological_feed_sees_sensible_entries():
+    from pipeline.config import load_config
+
+    config = load_config(ROOT / "newsroom.toml")
+    content = load_content(config, use_cache=False)
+    catalog = build_catalog(content.news, content.profiles, config.site, config.topics, NOW)
+    output = feeds.render(catalog)
+    parsed = feedparser.parse(output.files["feeds/en/topics/neurological.atom"])
+    assert parsed.bozo == 0 and parsed.feed.title.endswith("Neurological diseases")
+    assert parsed.entries
+    for entry in parsed.entries:
+        assert entry.title and 40 < len(entry.summary) <= 400
+        assert entry.published_parsed and entry.link.startswith(config.site.base_url)
+        assert entry.get("language", "en") == "en"
+    assert any(link.rel == "enclosure" and link.type.startswith("image/")
+               for entry in parsed.entries for link in entry.links)
+
+
+# -- golden files ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [
+    "feeds/all.atom", "feeds/all.rss", "feeds/all.json",
+    "feeds/archive/all/1.atom", "feeds/archive/all/1.rss", "feeds/archive/all/1.json",
+    "feeds/en/topics/medtech.rss", "feeds.opml",
+])
+def test_golden(sample, golden, path):
+    data = sample.files[path]
+    # the media file name carries a content hash; pin it too (it is deterministic)
+    golden(path if path.startswith("feeds/") else f"feeds/{path}", data)
+
+
+def test_feed_refs_cover_configured_topics_and_profiles(site):
+    write_sample(site)
+    catalog = catalog_of(site)
+    kinds = [(r.kind, r.lang, r.key) for r in feeds.feed_refs(catalog)]
+    assert kinds[:4] == [("all", None, None), ("index", "en", None),
+                         ("topic", "en", "neurological"), ("topic", "en", "medtech")]
+    assert ("organization", "fi", "kuh") in kinds
+    assert feeds.archive_path(FeedRef("topic", "fi", "medtech"), 3, "rss") == \
+        "feeds/archive/fi/topics/medtech/3.rss"
