@@ -1,5 +1,7 @@
-"""Feeds: every document parses back (feedparser, lxml, the JSON Feed schema), links and
-dates are right, text is escaped, archives chain and stay stable, output is pinned."""
+"""Feeds: what is published, every document parses back (feedparser, lxml, the JSON Feed
+schema), entries carry the right fields and links, and text is escaped. Feed-level links,
+archives, OPML and golden files are in test_feeds_documents; the W3C rules in
+test_feeds_w3c. The sample site here is shared by all three."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
+import feedgen.entry
 import feedgen.feed
 import feedgen.version
 import feedparser
@@ -24,11 +27,10 @@ from pipeline.render import dump_json, feeds
 from pipeline.render.feed_json import JsonWriter
 from pipeline.render.feed_model import build_entries, looks_like_markup, xml_text
 from pipeline.render.feed_xml import XmlWriter
-from pipeline.urls import FEED_FORMATS, FeedRef, url_of
+from pipeline.urls import FEED_FORMATS
 
-from .conftest import NOW, SITE_TOML, Site
+from .conftest import NOW, Site
 
-ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((Path(__file__).parent / "schemas/jsonfeed-1.1.schema.json").read_text())
 ATOM = "{http://www.w3.org/2005/Atom}"
 FH_ARCHIVE = "{http://purl.org/syndication/history/1.0}archive"
@@ -121,12 +123,12 @@ def write_sample(site: Site) -> None:
                         "A first paragraph of news.\n\nA second one.\n")
 
 
-def write_many(site: Site, count: int, start: int = 0) -> None:
-    """``count`` English items, one a day from 2025-01-01, numbered from ``start``."""
+def write_many(site: Site, count: int, start: int = 0, lang: str = "en") -> None:
+    """``count`` items a day apart in ``lang``, numbered from ``start`` (newest last)."""
     for n in range(start, start + count):
         day = (NOW - timedelta(days=400 - n)).date().isoformat()
-        site.write_news(f"item-{n:03d}", f"title: Item {n}\ndate: {day}\nlang: en\n"
-                                         "topics: [neurological]\n")
+        site.write_news(f"item-{lang}-{n:03d}", f"title: Item {n}\ndate: {day}\nlang: {lang}\n"
+                                                "topics: [neurological]\n")
 
 
 def catalog_of(site: Site):
@@ -196,6 +198,24 @@ def test_rendering_is_deterministic(sample, site):
     again = render(site)
     assert again.files == sample.files
     assert again.listings == sample.listings
+
+
+def test_output_never_depends_on_the_clock(sample, site, monkeypatch):
+    """feedgen defaults every ``updated``/``lastBuildDate`` to now: all are set."""
+    real = feedgen.feed.datetime
+
+    class Meta(type):
+        def __instancecheck__(cls, value):       # feedgen type-checks the dates we set
+            return isinstance(value, real)
+
+    class Stopped(real, metaclass=Meta):
+        @classmethod
+        def now(cls, tz=None):
+            return real(1999, 12, 31, 23, 59, tzinfo=tz)
+
+    monkeypatch.setattr(feedgen.feed, "datetime", Stopped)
+    monkeypatch.setattr(feedgen.entry, "datetime", Stopped)
+    assert render(site).files == sample.files
 
 
 # -- parsing back ---------------------------------------------------------------------
@@ -268,7 +288,7 @@ def test_the_fast_writers_match_the_plain_ones(site):
     entries = build_entries(catalog)
     xml, js = XmlWriter(icon=url("icon.png"), logo=url("logo.png")), JsonWriter(url("icon.png"))
     for ref in feeds.feed_refs(catalog):
-        items = [entries[i.id] for i in feeds._items(catalog, ref)]
+        items = [entries[i.id] for i in feeds.items_of(catalog, ref)]
         for doc in feeds.feed_documents(catalog, ref, items):
             assert xml.write(doc) == xml.write_unspliced(doc)
             assert js.write(doc) == dump_json(js.document(doc))
@@ -338,7 +358,8 @@ def test_rss_items(sample):
     dc = "{http://purl.org/dc/elements/1.1/}"
     assert [c.text for c in biobank.iter(f"{dc}creator")] == ["Aino Virtanen", "Lauri Heikkinen"]
     assert biobank.find("enclosure").attrib["length"] == str(len(SVG))
-    assert parsedate_to_datetime(biobank.findtext("pubDate")).isoformat() == "2026-11-20T09:30:00+02:00"
+    published = parsedate_to_datetime(biobank.findtext("pubDate"))
+    assert published.isoformat() == "2026-11-20T09:30:00+02:00"
     assert [child.tag for child in biobank][2:4] == [
         "description", "{http://purl.org/rss/1.0/modules/content/}encoded"]
     pinned = items[url("news/markup-title/")]
@@ -430,196 +451,3 @@ def _html_contents(path: str, data: bytes) -> list[str]:
     root = etree.fromstring(data)
     names = (f"{ATOM}content", "{http://purl.org/rss/1.0/modules/content/}encoded", "description")
     return [e.text for name in names for e in root.iter(name) if e.text and "<" in e.text]
-
-
-# -- feed level ----------------------------------------------------------------------
-
-
-def test_self_links_are_the_feed_urls(sample):
-    for path, data in sample.files.items():
-        if path.endswith(".atom"):
-            links = etree.fromstring(data).findall(f"{ATOM}link[@rel='self']")
-            assert [(l.get("href"), l.get("type")) for l in links] == [(url(path), FEED_FORMATS["atom"])]
-        elif path.endswith(".rss"):
-            links = etree.fromstring(data).findall(f"channel/{ATOM}link[@rel='self']")
-            assert [(l.get("href"), l.get("type")) for l in links] == [(url(path), FEED_FORMATS["rss"])]
-        elif path.endswith(".json"):
-            assert json.loads(data)["feed_url"] == url(path)
-
-
-def test_feed_metadata(sample, site):
-    catalog = catalog_of(site)
-    atom = etree.fromstring(sample.files["feeds/fi/organizations/uef.atom"])
-    assert atom.get("{http://www.w3.org/XML/1998/namespace}lang") == "fi"
-    assert atom.findtext(f"{ATOM}title") == "Testiuutiset: Itä-Suomen yliopisto"
-    assert atom.find(f"{ATOM}link[@rel='alternate']").attrib == {
-        "href": url("fi/organizations/uef/"), "rel": "alternate", "type": "text/html",
-        "hreflang": "fi"}
-    assert atom.find(f"{ATOM}generator").attrib == {"version": "0.1.0"}
-    assert atom.findtext(f"{ATOM}updated") == "2026-11-20T09:30:00.001+02:00"  # its newest
-    rss = etree.fromstring(sample.files["feeds/en/index.rss"]).find("channel")
-    assert rss.findtext("link") == BASE and rss.findtext("language") == "en"
-    assert rss.findtext("generator") == "newsroom 0.1.0"
-    assert rss.findtext("lastBuildDate") == "Fri, 20 Nov 2026 09:30:00 +0200"
-    assert catalog.updated.isoformat() == "2026-11-20T09:30:00+02:00"
-    for path in ("feeds/all.atom", "feeds/all.rss", "feeds/all.json"):
-        assert b"/hub" not in sample.files[path]
-
-
-def test_hub_icon_and_logo_links(tmp_path):
-    toml = SITE_TOML.replace("feed_items = 5", 'feed_items = 5\nwebsub_hubs = '
-                             '["https://hub.example.org/", "https://pubsubhubbub.example.com/"]\n'
-                             'icon = "icon.png"\nlogo = "https://cdn.example.org/logo.svg"')
-    site = Site(tmp_path, toml)
-    write_sample(site)
-    output = render(site)
-    hubs = ["https://hub.example.org/", "https://pubsubhubbub.example.com/"]
-    atom = etree.fromstring(output.files["feeds/en/index.atom"])
-    assert [l.get("href") for l in atom.findall(f"{ATOM}link[@rel='hub']")] == hubs
-    assert atom.findtext(f"{ATOM}icon") == url("icon.png")
-    assert atom.findtext(f"{ATOM}logo") == "https://cdn.example.org/logo.svg"
-    channel = etree.fromstring(output.files["feeds/en/index.rss"]).find("channel")
-    assert [l.get("href") for l in channel.findall(f"{ATOM}link[@rel='hub']")] == hubs
-    assert channel.find("image") is None          # RSS images are GIF, JPEG or PNG
-    feed = json.loads(output.files["feeds/en/index.json"])
-    assert feed["hubs"] == [{"type": "WebSub", "url": hub} for hub in hubs]
-    assert feed["icon"] == feed["favicon"] == url("icon.png")
-    assert b"hub.example.org" not in output.files["feeds/archive/en/index/1.atom"]
-
-
-# -- archives -------------------------------------------------------------------------
-
-
-def _rels(root, fmt: str) -> dict[str, str]:
-    parent = root if fmt == "atom" else root.find("channel")
-    return {l.get("rel"): l.get("href") for l in parent.findall(f"{ATOM}link")
-            if l.get("rel") in ("prev-archive", "next-archive", "current")}
-
-
-@pytest.mark.parametrize("fmt", ["atom", "rss"])
-def test_archives_chain_and_hold_every_item_once(site, fmt):
-    write_many(site, 13)      # 5 in the feed, 8 archived: pages of 5 (full) and 3
-    output = render(site)
-    feed = etree.fromstring(output.files[f"feeds/en/index.{fmt}"])
-    assert _rels(feed, fmt) == {"prev-archive": url(f"feeds/archive/en/index/2.{fmt}")}
-    page1, page2 = (etree.fromstring(output.files[f"feeds/archive/en/index/{n}.{fmt}"])
-                    for n in (1, 2))
-    assert _rels(page2, fmt) == {"prev-archive": url(f"feeds/archive/en/index/1.{fmt}"),
-                                 "next-archive": url(f"feeds/en/index.{fmt}"),
-                                 "current": url(f"feeds/en/index.{fmt}")}
-    assert _rels(page1, fmt) == {"next-archive": url(f"feeds/archive/en/index/2.{fmt}"),
-                                 "current": url(f"feeds/en/index.{fmt}")}
-    for doc, archive in ((feed, False), (page1, True), (page2, True)):
-        holder = doc if fmt == "atom" else doc.find("channel")
-        assert (holder.find(FH_ARCHIVE) is not None) is archive
-    titles = [_titles(doc, fmt) for doc in (feed, page2, page1)]
-    assert titles == [[f"Item {n}" for n in range(12, 7, -1)],
-                      [f"Item {n}" for n in range(7, 4, -1)],
-                      [f"Item {n}" for n in range(4, -1, -1)]]
-
-
-def _titles(root, fmt: str) -> list[str]:
-    if fmt == "atom":
-        return [e.findtext(f"{ATOM}title") for e in root.iter(f"{ATOM}entry")]
-    return [item.findtext("title") for item in root.iter("item")]
-
-
-def test_json_feed_pages_chain_with_next_url(site):
-    write_many(site, 13)
-    output = render(site)
-    chain, path = [], "feeds/en/index.json"
-    while path:
-        feed = json.loads(output.files[path])
-        chain.append(path)
-        chain_items = feed["items"]
-        assert chain_items
-        path = feed.get("next_url", "").removeprefix(BASE) or None
-    assert chain == ["feeds/en/index.json", "feeds/archive/en/index/2.json",
-                     "feeds/archive/en/index/1.json"]
-
-
-def test_adding_items_leaves_full_archive_pages_unchanged(site):
-    write_many(site, 13)
-    first = render(site)
-    write_many(site, 1, start=13)            # page 2 gets a fourth item
-    second = render(site)
-    write_many(site, 2, start=14)            # page 2 fills up, page 3 starts
-    third = render(site)
-    for fmt in FEED_FORMATS:
-        page1 = f"feeds/archive/en/index/1.{fmt}"
-        assert first.files[page1] == second.files[page1] == third.files[page1]
-        page2 = f"feeds/archive/en/index/2.{fmt}"
-        assert first.files[page2] != second.files[page2] != third.files[page2]
-        assert f"feeds/archive/en/index/3.{fmt}" in third.files
-    archived = _titles(etree.fromstring(third.files["feeds/archive/en/index/3.atom"]), "atom")
-    assert archived == ["Item 10"]
-
-
-def test_a_single_archive_page_still_links_onwards(sample):
-    """The W3C validator warns about an archive page with neither prev- nor
-    next-archive: the newest page links next-archive to the subscription document."""
-    page = etree.fromstring(sample.files["feeds/archive/all/1.atom"])
-    assert _rels(page, "atom") == {"next-archive": url("feeds/all.atom"),
-                                   "current": url("feeds/all.atom")}
-    assert "next_url" not in json.loads(sample.files["feeds/archive/all/1.json"])
-
-
-# -- OPML and shipped content ----------------------------------------------------------
-
-
-def test_opml_lists_every_feed_once_grouped_by_language_and_kind(sample, site):
-    catalog = catalog_of(site)
-    root = etree.fromstring(sample.files["feeds.opml"])
-    assert root.get("version") == "2.0"
-    feeds_listed = root.findall(".//outline[@type='rss']")
-    assert sorted(o.get("xmlUrl") for o in feeds_listed) == sorted(
-        url_of(catalog.site, ref.path("atom")) for ref in feeds.feed_refs(catalog))
-    groups = [o.get("text") for o in root.find("body")]
-    assert groups == ["All languages", "English", "Suomi"]
-    english = root.find("body")[1]
-    assert [o.get("text") for o in english if o.get("type") is None] == ["Topics", "Organizations"]
-    for outline in feeds_listed:
-        assert outline.get("text") and outline.get("title") and outline.get("htmlUrl")
-
-
-def test_a_reader_of_the_shipped_neurological_feed_sees_sensible_entries():
-    from pipeline.config import load_config
-
-    config = load_config(ROOT / "newsroom.toml")
-    content = load_content(config, use_cache=False)
-    catalog = build_catalog(content.news, content.profiles, config.site, config.topics, NOW)
-    output = feeds.render(catalog)
-    parsed = feedparser.parse(output.files["feeds/en/topics/neurological.atom"])
-    assert parsed.bozo == 0 and parsed.feed.title.endswith("Neurological diseases")
-    assert parsed.entries
-    for entry in parsed.entries:
-        assert entry.title and 40 < len(entry.summary) <= 400
-        assert entry.published_parsed and entry.link.startswith(config.site.base_url)
-        assert entry.get("language", "en") == "en"
-    assert any(link.rel == "enclosure" and link.type.startswith("image/")
-               for entry in parsed.entries for link in entry.links)
-
-
-# -- golden files ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("path", [
-    "feeds/all.atom", "feeds/all.rss", "feeds/all.json",
-    "feeds/archive/all/1.atom", "feeds/archive/all/1.rss", "feeds/archive/all/1.json",
-    "feeds/en/topics/medtech.rss", "feeds.opml",
-])
-def test_golden(sample, golden, path):
-    data = sample.files[path]
-    # the media file name carries a content hash; pin it too (it is deterministic)
-    golden(path if path.startswith("feeds/") else f"feeds/{path}", data)
-
-
-def test_feed_refs_cover_configured_topics_and_profiles(site):
-    write_sample(site)
-    catalog = catalog_of(site)
-    kinds = [(r.kind, r.lang, r.key) for r in feeds.feed_refs(catalog)]
-    assert kinds[:4] == [("all", None, None), ("index", "en", None),
-                         ("topic", "en", "neurological"), ("topic", "en", "medtech")]
-    assert ("organization", "fi", "kuh") in kinds
-    assert feeds.archive_path(FeedRef("topic", "fi", "medtech"), 3, "rss") == \
-        "feeds/archive/fi/topics/medtech/3.rss"

@@ -19,6 +19,7 @@ For each logical feed (:class:`~pipeline.urls.FeedRef`) it writes:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from babel import Locale
 
@@ -40,7 +41,7 @@ from .feed_model import Entry, FeedDoc, build_entries, paginate, safe_url, xml_t
 from .feed_xml import XmlWriter
 from .opml import OPML_MEDIA_TYPE, Outline, render_opml
 
-__all__ = ["archive_path", "feed_refs", "feed_title", "render"]
+__all__ = ["archive_path", "feed_documents", "feed_refs", "feed_title", "items_of", "render"]
 
 
 def render(catalog: Catalog) -> Output:
@@ -48,14 +49,14 @@ def render(catalog: Catalog) -> Output:
     site = catalog.site
     entries = build_entries(catalog)
     icon, logo = _asset_url(site, site.icon), _asset_url(site, site.logo)
-    xml, json = XmlWriter(icon=icon, logo=logo), JsonWriter(icon=icon)
+    xml, js = XmlWriter(icon=icon, logo=logo), JsonWriter(icon=icon)   # caches: one per build
     output = Output()
     outlines = []
     for ref in feed_refs(catalog):
-        feed_entries = [entries[item.id] for item in _items(catalog, ref)]
+        feed_entries = [entries[item.id] for item in items_of(catalog, ref)]
         docs = feed_documents(catalog, ref, feed_entries)
         for number, doc in enumerate(docs):
-            files = {**xml.write(doc), "json": json.write(doc)}
+            files = {**xml.write(doc), "json": js.write(doc)}
             for fmt, data in files.items():
                 path = ref.path(fmt) if number == 0 else archive_path(ref, number, fmt)
                 output.add(path, data, _listing(ref, doc, fmt) if number == 0 else None)
@@ -105,17 +106,14 @@ def feed_documents(catalog: Catalog, ref: FeedRef, entries: Sequence[Entry]) -> 
     base = _base_doc(catalog, ref, feed_urls)
     docs = [_doc(base, catalog, feed_urls, current, hubs=site.websub_hubs,
                  prev_archive=page_urls[-1] if pages else None)]
-    for n, page in enumerate(pages):
-        docs.append(_doc(base, catalog, page_urls[n], page, current=feed_urls,
-                         prev_archive=page_urls[n - 1] if n else None,
-                         next_archive=page_urls[n + 1] if n + 1 < len(pages) else feed_urls))
+    for i, page in enumerate(pages):             # page i + 1
+        docs.append(_doc(base, catalog, page_urls[i], page, current=feed_urls,
+                         prev_archive=page_urls[i - 1] if i else None,
+                         next_archive=page_urls[i + 1] if i + 1 < len(pages) else feed_urls))
     return docs
 
 
-# -- helpers ----------------------------------------------------------------------------
-
-
-def _items(catalog: Catalog, ref: FeedRef) -> Iterable[NewsItem]:
+def items_of(catalog: Catalog, ref: FeedRef) -> Iterable[NewsItem]:
     """The public items of a feed, newest first."""
     if ref.kind == "all":
         return catalog.items
@@ -123,6 +121,9 @@ def _items(catalog: Catalog, ref: FeedRef) -> Iterable[NewsItem]:
         return catalog.in_language(ref.lang)
     index = catalog.by_topic if ref.kind == "topic" else catalog.by_organization
     return [item for item in index.get(ref.key, ()) if item.lang == ref.lang]
+
+
+# -- helpers ----------------------------------------------------------------------------
 
 
 def _base_doc(catalog: Catalog, ref: FeedRef, feed_urls: dict[str, str]) -> dict:
@@ -148,7 +149,7 @@ def _doc(base: dict, catalog: Catalog, self_urls: dict[str, str], entries: Seque
                    entries=tuple(entries), **links)
 
 
-def _updated(catalog: Catalog, entries: Sequence[Entry]):
+def _updated(catalog: Catalog, entries: Sequence[Entry]) -> datetime:
     """The newest entry's ``updated``; without entries, the site's newest change."""
     if entries:
         return max(entry.updated for entry in entries)
