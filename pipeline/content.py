@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -161,10 +163,17 @@ def _resolve(image: Image | None, source: str, line: int, name: str, content_dir
         return image
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()[:12]
-    output_path = f"media/{digest}-{path.name}"
+    output_path = f"media/{digest}-{_url_safe_name(path.name)}"
     media[output_path] = path
     return replace(image, url=site.base_url + output_path, output_path=output_path,
                    media_type=media_type, length=len(data))
+
+
+def _url_safe_name(name: str) -> str:
+    """``Kuva äänestä 1.PNG`` -> ``kuva-aanesta-1.png``: lowercase ASCII letters, digits,
+    '-' and '.', so pages, feeds and partner files can all use the URL as it is."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9.]+", "-", ascii_name.lower()).strip("-.") or "file"
 
 
 def _display(problem: Problem, content_dir: Path) -> Problem:

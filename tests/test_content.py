@@ -492,3 +492,15 @@ def test_the_cache_lives_in_the_configured_state_folder(site):
     assert (site.root / "var" / "newsroom" / "parse-cache.pickle").is_file()
     assert not CACHE.exists()
     assert load(site).files_parsed == 0
+
+
+def test_local_image_names_become_url_safe_in_media(site, monkeypatch):
+    monkeypatch.chdir(site.root)
+    site.write("media/Kuva äänestä 1.PNG", "not really a png")
+    site.write_news("pic", "title: Pic\ndate: 2026-11-01\ntopics: [medtech]\n"
+                    "image: {src: media/Kuva äänestä 1.PNG, alt: A picture}\n")
+    content = load_content(site.config)
+    [item] = content.news
+    assert item.image.output_path.endswith("-kuva-aanesta-1.png")
+    assert item.image.url == "https://news.example.org/" + item.image.output_path
+    assert content.media[item.image.output_path].name == "Kuva äänestä 1.PNG"
