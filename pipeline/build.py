@@ -19,7 +19,7 @@ from .config import Config, ConfigError, secret
 from .content import Content, load_content
 from .journal import Change, Journal
 from .model import Problem
-from .publish import PublishResult, output_lock, publish
+from .publish import PublishError, PublishResult, output_lock, publish
 from .render import Output, feeds, pages, partners, schemas, syndication
 
 __all__ = ["BuildReport", "ContentErrors", "build_site", "check_content", "render_all"]
@@ -82,9 +82,27 @@ def render_all(catalog: Catalog, config: Config, content: Content,
     output.merge(syndication.render(catalog, changes))
     output.merge(partners.render(catalog, config.partners))
     output.merge(schemas.render(config.site))
-    for path, source in sorted(content.media.items()):
-        output.add(path, source.read_bytes())
+    for path in sorted(_visible_media(catalog)):
+        output.add(path, content.media[path].read_bytes())
     return output
+
+
+def _refuse_overlap(output_dir: Path, config: Config, content_dir: Path | None) -> None:
+    """The output folder is replaced wholesale: it must not hold the site's own files."""
+    sources = {config.path, config.paths.templates, config.paths.state, content_dir or config.paths.content}
+    for source in sources:
+        source = source.resolve()
+        if source == output_dir or source.is_relative_to(output_dir):
+            raise PublishError(f"the output folder {output_dir} would replace {source}; "
+                               "choose another --output")
+
+
+def _visible_media(catalog: Catalog) -> set[str]:
+    """Images of visible items and profiles only: a draft's or an embargoed item's picture
+    must not be published before the item is."""
+    images = [i.image for i in catalog.items + catalog.partner_only]
+    images += [p.logo for p in catalog.profiles.values()]
+    return {image.output_path for image in images if image and image.output_path}
 
 
 def build_site(config: Config, now: datetime, content_dir: Path | None = None,
@@ -100,14 +118,18 @@ def build_site(config: Config, now: datetime, content_dir: Path | None = None,
         raise ContentErrors(content.problems)
     catalog = build_catalog(content.news, content.profiles, config.site, config.topics, now)
     output_dir = (output_dir or config.paths.output).resolve()
+    _refuse_overlap(output_dir, config, content_dir)
     # One build at a time per output folder: the journal and the tree must move together.
     with output_lock(output_dir), _journal(config, output_dir) as journal:
         pending = journal.pending(catalog.items, now)
         step("rendering")
         output = render_all(catalog, config, content, journal.log(now, pending))
         step("publishing")
+        # Journal first: if the swap then fails or the process dies, the journal is ahead of
+        # the output, which the next build repairs (it renders changes.json from the journal);
+        # the other order could publish sequence numbers the journal never recorded.
+        journal.commit(pending, catalog.items, now)
         result = publish(output, output_dir, config.site.base_url, GENERATOR, catalog.updated,
                          lock=False)
-        journal.commit(pending, catalog.items, now)
     return BuildReport(content=content, catalog=catalog, published=result,
                        seconds=time.perf_counter() - started, skipped=content.bad_files)

@@ -69,14 +69,21 @@ def load_content(config: Config, content_dir: Path | None = None,
 
     bad = {p.path for p in problems}
     shown = [_display(p, content_dir) for p in sorted(problems, key=lambda p: (p.path, p.line))]
+    good_profiles = {s: p for s, p in sorted(profiles.items()) if p.source not in bad}
     return Content(
-        news=tuple(n for n in news if n.source not in bad),
-        profiles={s: p for s, p in sorted(profiles.items()) if p.source not in bad},
+        news=tuple(_without_skipped_organizations(n, good_profiles) for n in news if n.source not in bad),
+        profiles=good_profiles,
         problems=tuple(shown),
         media=media,
         files_read=len(results),
         files_parsed=cache.misses,
     )
+
+
+def _without_skipped_organizations(item: NewsItem, profiles: dict[str, Profile]) -> NewsItem:
+    """With --keep-going a broken profile is skipped; the items naming it stay, without it."""
+    kept = tuple(o for o in item.organizations if o in profiles)
+    return item if kept == item.organizations else replace(item, organizations=kept)
 
 
 def _unique_profiles(profiles: list[Profile], broken: set[str],

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from .config import ConfigError
 from .model import NewsItem
 
 __all__ = ["Change", "Journal"]
@@ -77,7 +78,7 @@ class Journal:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             db.close()
-            raise RuntimeError(f"{path} was written by a newer Newsroom (journal v{version})")
+            raise ConfigError(f"{path} was written by a newer Newsroom (journal v{version}); upgrade")
         with db:
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")

@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -57,12 +58,24 @@ def publish(output: Output, output_dir: Path, base_url: str, generator: str,
     files = dict(output.files)
     files[MANIFEST_PATH] = build_manifest(output, base_url, generator, updated)
     with output_lock(output_dir, lock_timeout) if lock else nullcontext():
+        _refuse_foreign(output_dir)
         _recover(output_dir)
         staging = output_dir.with_name(f".{output_dir.name}.staging-{os.getpid()}")
-        added, changed = _stage(files, staging, output_dir)
-        removed = _removed(files, output_dir)
-        _swap(staging, output_dir)
+        try:
+            added, changed = _stage(files, staging, output_dir)
+            removed = _removed(files, output_dir)
+            _swap(staging, output_dir)
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise PublishError(f"cannot publish to {output_dir}: {exc}") from None
     return PublishResult(tuple(added), tuple(changed), tuple(removed), len(files))
+
+
+def _refuse_foreign(output_dir: Path) -> None:
+    """Replacing a folder deletes what is in it: only ever replace an earlier output."""
+    if output_dir.is_dir() and any(output_dir.iterdir()) and not (output_dir / MANIFEST_PATH).is_file():
+        raise PublishError(f"{output_dir} is not empty and holds no earlier Newsroom output "
+                           f"({MANIFEST_PATH}); refusing to replace it")
 
 
 def build_manifest(output: Output, base_url: str, generator: str,
@@ -167,6 +180,7 @@ def _swap(staging: Path, output_dir: Path) -> None:
     if not output_dir.is_dir() or output_dir.is_symlink():
         shutil.rmtree(staging, ignore_errors=True)
         raise PublishError(f"{output_dir} exists and is not a folder")
+    os.chmod(staging, stat.S_IMODE(output_dir.stat().st_mode))   # keep the folder's permissions
     if _exchange(staging, output_dir):
         shutil.rmtree(staging)   # staging now holds the previous tree
         return
@@ -207,9 +221,16 @@ def _recover(output_dir: Path) -> None:
 def output_lock(output_dir: Path, timeout: float = 30.0) -> Iterator[None]:
     """Hold the lock beside ``output_dir``; only one build at a time may publish there."""
     output_dir = output_dir.resolve()
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        output_dir.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PublishError(f"cannot create {output_dir.parent}: {exc}") from None
     lock_path = output_dir.with_name(f".{output_dir.name}.lock")
-    with open(lock_path, "a+b") as fh:
+    try:
+        fh = open(lock_path, "a+b")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise PublishError(f"cannot lock {lock_path}: {exc}") from None
+    with fh:
         deadline = time.monotonic() + timeout
         while True:
             try:

@@ -164,6 +164,13 @@ def parse_datetime(text: str, site: Site) -> datetime:
         raise ValueError(
             f"{text!r} is not an ISO 8601 date (e.g. 2026-11-30 or 2026-11-30T09:00+02:00)"
         ) from None
+    try:
+        return _in_site_zone(parsed, site)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of the range of dates Newsroom handles") from None
+
+
+def _in_site_zone(parsed: datetime, site: Site) -> datetime:
     if parsed.tzinfo is None:
         # Through UTC and back, so that a wall time a DST change skips (03:30 on the spring
         # change) becomes the real wall time of that instant (04:30) rather than a phantom.

@@ -135,3 +135,37 @@ def test_shipped_content_builds_cleanly(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr == "" or "skipped" not in result.stderr
     assert (out / "index.html").exists() and (out / "fi" / "index.html").exists()
+
+
+@pytest.mark.parametrize("target", ["content", ".", "state", "templates"])
+def test_output_over_the_sites_own_files_is_refused(site, capsys, target):
+    _good(site)
+    assert run(site, "build", "--output", str(site.root / target)) == 2
+    assert "would replace" in capsys.readouterr().err
+    assert (site.root / "content" / "news" / "good.md").exists()
+
+
+def test_keep_going_with_a_broken_profile_keeps_the_items_naming_it(site, capsys):
+    site.write_news("uef-news", "title: UEF news\ndate: 2026-11-01\ntopics: [neurological]\n"
+                    "organizations: [uef]\n")
+    site.write_profile("uef", "name: UEF\nkind: spaceship\n")
+    assert run(site, "build", "--keep-going", "--now", "2026-11-28T12:00") == 0
+    assert "skipped" in capsys.readouterr().err
+    assert (site.output / "news" / "uef-news" / "index.html").exists()
+    assert not (site.output / "organizations" / "uef").exists()
+
+
+def test_images_of_hidden_items_are_not_published(site):
+    site.write("media/secret.svg", "<svg xmlns='http://www.w3.org/2000/svg'/>")
+    site.write_news("later", "title: Later\ndate: 2026-12-24\ntopics: [medtech]\n"
+                    "image: {src: media/secret.svg, alt: A secret}\n")
+    assert run(site, "build", "--now", "2026-11-28T12:00") == 0
+    assert not list((site.output).glob("media/*secret*"))
+    assert run(site, "build", "--now", "2026-12-24T00:00") == 0
+    assert list((site.output).glob("media/*secret*"))
+
+
+def test_out_of_range_dates_are_messages_not_tracebacks(site, capsys):
+    _good(site)
+    assert run(site, "build", "--now", "9999-12-31T23:00-12:00") == 2
+    assert "out of the range" in capsys.readouterr().err

@@ -147,3 +147,20 @@ def test_a_build_killed_part_way_leaves_the_previous_output_byte_identical(site,
     assert again.returncode == 0, again.stderr
     assert "news/second/index.html" in _tree(site.output)
     assert not list(site.root.glob(".output.staging-*"))
+
+
+def test_a_folder_that_is_not_an_earlier_output_is_never_replaced(tmp_path):
+    precious = tmp_path / "output"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    with pytest.raises(PublishError, match="refusing to replace it"):
+        publish(_output({"a.html": b"1"}), precious, BASE, "g", WHEN)
+    assert (precious / "thesis.tex").read_text() == "years of work"
+
+
+def test_the_output_folder_keeps_its_permissions(tmp_path):
+    out_dir = tmp_path / "output"
+    publish(_output({"a.html": b"1"}), out_dir, BASE, "g", WHEN)
+    out_dir.chmod(0o750)
+    publish(_output({"a.html": b"2"}), out_dir, BASE, "g", WHEN)
+    assert out_dir.stat().st_mode & 0o777 == 0o750
