@@ -18,6 +18,11 @@ HELSINKI = ZoneInfo("Europe/Helsinki")
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=HELSINKI)
 
 
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` with its bytes: compare whole output trees."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true",
                      help="rewrite the golden files under tests/golden from current output")

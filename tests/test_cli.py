@@ -5,17 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from pipeline.cli import main
 
-from .conftest import ROOT
-
-
-def _tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+from .conftest import ROOT, tree
 
 
 def _good(site) -> None:
@@ -54,10 +49,10 @@ def test_bad_content_prints_every_problem_publishes_nothing_and_exits_1(site, ca
 def test_bad_content_leaves_earlier_output_untouched(site):
     _good(site)
     assert run(site, "build", "--now", "2026-11-28T12:00") == 0
-    before = _tree(site.output)
+    before = tree(site.output)
     _bad(site)
     assert run(site, "build", "--now", "2026-11-28T12:00") == 1
-    assert _tree(site.output) == before
+    assert tree(site.output) == before
 
 
 def test_keep_going_publishes_the_good_files_and_names_the_skipped(site, capsys, monkeypatch):
@@ -111,11 +106,11 @@ def test_now_fixes_the_clock_and_output_is_byte_identical(site, tmp_path):
     assert run(site, "build", "--now", "2026-11-28T12:00", "--output", str(a)) == 0
     os.utime(site.config_path)   # nothing but time passes between the two builds
     assert run(site, "build", "--now", "2026-11-28T12:00", "--output", str(b)) == 0
-    assert _tree(a) == _tree(b)
-    assert "news/later/index.html" not in _tree(a)      # still embargoed at --now
+    assert tree(a) == tree(b)
+    assert "news/later/index.html" not in tree(a)      # still embargoed at --now
     c = tmp_path / "c"
     assert run(site, "build", "--now", "2026-12-24T10:00", "--output", str(c)) == 0
-    assert "news/later/index.html" in _tree(c)           # the embargo has passed
+    assert "news/later/index.html" in tree(c)           # the embargo has passed
 
 
 def test_python_dash_m_pipeline_runs_the_cli():

@@ -11,12 +11,13 @@ import subprocess
 import sys
 import textwrap
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from pipeline.publish import MANIFEST_PATH, PublishError, publish
 from pipeline.render import Listing, Output, OutputConflict
+
+from .conftest import tree
 
 BASE = "https://news.example.org/"
 WHEN = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -29,19 +30,16 @@ def _output(files: dict[str, bytes], listed: dict[str, Listing] | None = None) -
     return out
 
 
-def _tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
 
 def test_first_publish_writes_every_file_and_the_manifest(tmp_path):
     out_dir = tmp_path / "output"
     listing = Listing("feed", "application/atom+xml", "All news", "en", 3, WHEN)
     result = publish(_output({"index.html": b"<p>hi</p>", "feeds/en/index.atom": b"<feed/>"},
                              {"feeds/en/index.atom": listing}), out_dir, BASE, "newsroom test", WHEN)
-    tree = _tree(out_dir)
-    assert tree["index.html"] == b"<p>hi</p>"
+    files = tree(out_dir)
+    assert files["index.html"] == b"<p>hi</p>"
     assert set(result.added) == {"index.html", "feeds/en/index.atom", MANIFEST_PATH}
-    manifest = json.loads(tree[MANIFEST_PATH])
+    manifest = json.loads(files[MANIFEST_PATH])
     assert manifest["schema_version"] == 1
     assert manifest["updated"] == "2026-11-01T09:00:00+00:00"
     [entry] = manifest["files"]
@@ -61,7 +59,7 @@ def test_republish_reports_changes_removes_stale_files_and_keeps_unchanged_inode
     assert result.added == ("d.html",)
     assert result.changed == ("b.html",)
     assert result.removed == ("old/c.html",)
-    assert _tree(out_dir).keys() == {"a.html", "b.html", "d.html", MANIFEST_PATH}
+    assert tree(out_dir).keys() == {"a.html", "b.html", "d.html", MANIFEST_PATH}
     # an unchanged file is the same file: its modification time (Last-Modified) survives
     assert (out_dir / "a.html").stat().st_ino == inode_a
     assert (out_dir / "a.html").stat().st_mtime_ns == mtime_a
@@ -135,17 +133,17 @@ def test_a_build_killed_part_way_leaves_the_previous_output_byte_identical(site,
     env = {**os.environ, "KILL_AFTER": str(kill_after)}
     first = subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, env=env)
     assert first.returncode == 0, first.stderr
-    before = _tree(site.output)
+    before = tree(site.output)
 
     site.write_news("second", "title: Second\ndate: 2026-11-02\ntopics: [neurological]\n")
     killed = subprocess.run([sys.executable, "-c", KILLER, *args], capture_output=True, env=env)
     assert killed.returncode == -signal.SIGKILL
-    assert _tree(site.output) == before
+    assert tree(site.output) == before
     assert list(site.root.glob(".output.staging-*")), "the kill should have struck while staging"
 
     again = subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True)
     assert again.returncode == 0, again.stderr
-    assert "news/second/index.html" in _tree(site.output)
+    assert "news/second/index.html" in tree(site.output)
     assert not list(site.root.glob(".output.staging-*"))
 
 
