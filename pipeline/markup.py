@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import urljoin
 
 import nh3
-from markdown_it import MarkdownIt
+from cmarkgfm.cmark import Options, markdown_to_html_with_extensions
 
 __all__ = ["clean_text", "derive_summary", "render_markdown", "sanitize_html"]
 
@@ -35,9 +36,15 @@ _ATTRIBUTES = {
 _URL_SCHEMES = {"http", "https", "mailto", "tel"}
 _ABSOLUTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:|^#")
 
-_md = MarkdownIt("commonmark", {"html": True, "typographer": False}).enable(
-    ["table", "strikethrough"]
-)
+# CommonMark plus GFM tables and strikethrough, by cmark-gfm (C; ~15x faster than a pure
+# Python parser). Raw HTML passes through here ("unsafe") and is cleaned by nh3 below.
+_EXTENSIONS = ["table", "strikethrough"]
+_OPTIONS = Options.CMARK_OPT_UNSAFE
+
+_PARAGRAPH = re.compile(r"<p(?:\s[^>]*)?>(.*?)</p>", re.S)
+_IMAGE_ALT = re.compile(r'<img\b[^>]*?\salt="([^"]*)"[^>]*>')
+_ANY_TAG = re.compile(r"<[^>]*>")
+_FORBIDDEN_REFERENCE = re.compile(r"&#(?:0*6553[45]|[xX]0*[fF]{3}[eEfF]);")
 
 
 def clean_text(text: str) -> str:
@@ -52,15 +59,15 @@ def render_markdown(source: str, base_url: str) -> tuple[str, str]:
     ``base_url`` so the HTML works unchanged in feeds, emails and partner sites.
     Character references to characters XML forbids (``&#1;``) are dropped too.
     """
-    tokens = _md.parse(source)
-    first_paragraph = ""
-    for i, token in enumerate(tokens[1:], start=1):
-        if token.type == "inline" and tokens[i - 1].type == "paragraph_open":
-            first_paragraph = _plain_text(token.children or [])
-            if first_paragraph:
-                break
-    html = _md.renderer.render(tokens, _md.options, {})
-    return clean_text(sanitize_html(html, base_url)), clean_text(first_paragraph)
+    try:
+        rendered = markdown_to_html_with_extensions(source, options=_OPTIONS, extensions=_EXTENSIONS)
+    except UnicodeDecodeError:
+        # cmark writes invalid UTF-8 for a reference to a noncharacter (&#xFFFE;); those
+        # are characters XML forbids anyway, so drop such references and render again
+        source = _FORBIDDEN_REFERENCE.sub("", source)
+        rendered = markdown_to_html_with_extensions(source, options=_OPTIONS, extensions=_EXTENSIONS)
+    body = clean_text(sanitize_html(rendered, base_url))
+    return body, _first_paragraph(body)
 
 
 def sanitize_html(html: str, base_url: str | None = None) -> str:
@@ -94,13 +101,11 @@ def derive_summary(text: str, limit: int = 300) -> str:
     return text[:cut].rstrip(" ,;:–-") + "…"
 
 
-def _plain_text(children: list) -> str:
-    parts = []
-    for child in children:
-        if child.type in ("text", "code_inline"):
-            parts.append(child.content)
-        elif child.type in ("softbreak", "hardbreak"):
-            parts.append(" ")
-        elif child.type == "image":
-            parts.append(child.content)
-    return "".join(parts)
+def _first_paragraph(body: str) -> str:
+    """The plain text of the first non-empty ``<p>`` of sanitized HTML (an image counts
+    as its alt text)."""
+    for match in _PARAGRAPH.finditer(body):
+        text = html.unescape(_ANY_TAG.sub("", _IMAGE_ALT.sub(r"\1", match.group(1))))
+        if text.strip():
+            return clean_text(text)
+    return ""

@@ -71,7 +71,7 @@ def test_markdown_renders_with_tables_and_strikethrough():
     out = html("# Title\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n~~old~~ `code`\n")
     assert "<ul>\n<li>one</li>" in out
     assert "<table>" in out and "<td>1</td>" in out
-    assert "<s>old</s>" in out and "<code>code</code>" in out
+    assert "<del>old</del>" in out and "<code>code</code>" in out
 
 
 def test_links_get_rel_noopener():
