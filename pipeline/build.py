@@ -6,6 +6,8 @@ scheduler and the file watcher call the same function.
 
 from __future__ import annotations
 
+import hashlib
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -14,13 +16,13 @@ from datetime import datetime
 from pathlib import Path
 
 from . import __version__
-from .catalog import Catalog, build_catalog
+from .catalog import Catalog, build_catalog, digest
 from .config import Config, ConfigError, secret
 from .content import Content, load_content
 from .journal import Change, Journal
 from .model import Problem
-from .publish import PublishError, PublishResult, output_lock, publish
-from .render import Output, feeds, pages, partners, schemas, syndication
+from .publish import Publisher, PublishError, PublishResult, output_lock
+from .render import Output, Sink, emit, feeds, pages, partners, schemas, syndication
 
 __all__ = ["BuildReport", "ContentErrors", "build_site", "check_content", "render_all"]
 
@@ -74,17 +76,48 @@ def check_content(config: Config, content_dir: Path | None = None) -> Content:
 
 
 def render_all(catalog: Catalog, config: Config, content: Content,
-               changes: Sequence[Change] = ()) -> Output:
-    """Every output file of a build, in memory."""
-    output = Output()
-    output.merge(pages.render(catalog, config.paths.templates))
-    output.merge(feeds.render(catalog))
-    output.merge(syndication.render(catalog, changes))
-    output.merge(partners.render(catalog, config.partners))
-    output.merge(schemas.render(config.site))
+               changes: Sequence[Change] = (), sink: Sink | None = None) -> Sink:
+    """Every output file of a build, into ``sink`` (default: in memory)."""
+    sink = Output() if sink is None else sink
+    pages.render(catalog, config.paths.templates, sink)
+    feeds.render(catalog, sink)
+    syndication.render(catalog, changes).send_to(sink)
+    partners.render(catalog, config.partners).send_to(sink)
+    schemas.render(config.site).send_to(sink)
     for path in sorted(_visible_media(catalog)):
-        output.add(path, content.media[path].read_bytes())
-    return output
+        # the name carries a hash of the bytes: the same name is the same file
+        emit(sink, path, path, content.media[path].read_bytes)
+    return sink
+
+
+def world_fingerprint(config: Config, content: Content) -> str:
+    """A digest of everything but the items that output depends on: Newsroom's code and
+    the libraries that write for it, newsroom.toml, the templates and the profiles. When
+    it changes, every file is rendered again."""
+    import babel
+    import feedgen.version
+    import jinja2
+    from lxml import etree
+
+    templates = sorted(p for p in config.paths.templates.rglob("*") if p.is_file())
+    return digest(_code_hash(), sys.version, babel.__version__, feedgen.version.version_str,
+                  jinja2.__version__, etree.LXML_VERSION, config.path.read_bytes(),
+                  [(p.relative_to(config.paths.templates).as_posix(), _file_hash(p)) for p in templates],
+                  content.profiles)
+
+
+def _code_hash() -> str:
+    package = Path(__file__).parent
+    digest_ = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        if path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
+            digest_.update(path.relative_to(package).as_posix().encode())
+            digest_.update(path.read_bytes())
+    return digest_.hexdigest()
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _refuse_overlap(output_dir: Path, config: Config, content_dir: Path | None) -> None:
@@ -116,20 +149,27 @@ def build_site(config: Config, now: datetime, content_dir: Path | None = None,
     content = load_content(config, content_dir)
     if content.problems and not keep_going:
         raise ContentErrors(content.problems)
-    catalog = build_catalog(content.news, content.profiles, config.site, config.topics, now)
+    catalog = build_catalog(content.news, content.profiles, config.site, config.topics, now,
+                            fingerprint=world_fingerprint(config, content),
+                            item_fingerprints=getattr(content, "fingerprints", None),
+                            read_body=getattr(content, "body", None))
     output_dir = (output_dir or config.paths.output).resolve()
     _refuse_overlap(output_dir, config, content_dir)
     # One build at a time per output folder: the journal and the tree must move together.
     with output_lock(output_dir), _journal(config, output_dir) as journal:
         pending = journal.pending(catalog.items, now)
         step("rendering")
-        output = render_all(catalog, config, content, journal.log(now, pending))
+        publisher = Publisher(output_dir, config.site.base_url, GENERATOR, config.paths.state)
+        try:
+            render_all(catalog, config, content, journal.log(now, pending), publisher)
+        except BaseException:
+            publisher.abandon()
+            raise
         step("publishing")
         # Journal first: if the swap then fails or the process dies, the journal is ahead of
         # the output, which the next build repairs (it renders changes.json from the journal);
         # the other order could publish sequence numbers the journal never recorded.
         journal.commit(pending, catalog.items, now)
-        result = publish(output, output_dir, config.site.base_url, GENERATOR, catalog.updated,
-                         lock=False)
+        result = publisher.finish(catalog.updated)
     return BuildReport(content=content, catalog=catalog, published=result,
                        seconds=time.perf_counter() - started, skipped=content.bad_files)

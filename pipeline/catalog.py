@@ -8,15 +8,21 @@ so a renderer that uses the indexes cannot leak a hidden item.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from .config import Site, Topic
 from .model import NewsItem, Profile
 
-__all__ = ["Catalog", "build_catalog", "newest_first"]
+__all__ = ["Catalog", "build_catalog", "digest", "newest_first"]
+
+
+def digest(*parts: object) -> str:
+    """A short, stable digest of ``parts`` (their ``repr``): the key of an output file."""
+    return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
 
 
 def newest_first(items: Iterable[NewsItem]) -> list[NewsItem]:
@@ -36,6 +42,22 @@ class Catalog:
     by_topic: dict[str, tuple[NewsItem, ...]] = field(default_factory=dict)
     by_organization: dict[str, tuple[NewsItem, ...]] = field(default_factory=dict)
     by_translation_key: dict[str, tuple[NewsItem, ...]] = field(default_factory=dict)
+    # What renderers need to skip unchanged files: a digest of everything outside the
+    # items that output depends on (config, profiles, templates, code), each item's
+    # digest by source path, and where the item bodies are (not in memory when loaded
+    # from the parse cache).
+    fingerprint: str = ""
+    item_fingerprints: dict[str, str] = field(default_factory=dict, repr=False)
+    read_body: Callable[[NewsItem], str] | None = field(default=None, repr=False)
+
+    def body(self, item: NewsItem) -> str:
+        """The item's sanitized body HTML."""
+        return self.read_body(item) if self.read_body else item.body_html
+
+    def item_fingerprint(self, item: NewsItem) -> str:
+        """Changes whenever anything about the item's record (body included) changes."""
+        known = self.item_fingerprints.get(item.source)
+        return known if known is not None else digest(item)
 
     @property
     def updated(self) -> datetime | None:
@@ -58,7 +80,9 @@ def is_visible(item: NewsItem, now: datetime) -> bool:
 
 
 def build_catalog(news: Iterable[NewsItem], profiles: dict[str, Profile], site: Site,
-                  topics: dict[str, Topic], now: datetime) -> Catalog:
+                  topics: dict[str, Topic], now: datetime, fingerprint: str = "",
+                  item_fingerprints: dict[str, str] | None = None,
+                  read_body: Callable[[NewsItem], str] | None = None) -> Catalog:
     visible = newest_first(i for i in news if is_visible(i, now))
     public = tuple(i for i in visible if not i.is_partner_only)
     return Catalog(
@@ -72,6 +96,9 @@ def build_catalog(news: Iterable[NewsItem], profiles: dict[str, Profile], site: 
         by_topic=_index(public, lambda i: i.topics),
         by_organization=_index(public, lambda i: i.organizations),
         by_translation_key=_index(public, lambda i: (i.translation_key,) if i.translation_key else ()),
+        fingerprint=fingerprint or digest(site, topics, profiles),
+        item_fingerprints=item_fingerprints or {},
+        read_body=read_body,
     )
 
 

@@ -126,7 +126,7 @@ KILLER = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("kill_after", [1, 3])  # first write; last write before the swap
+@pytest.mark.parametrize("kill_after", [1, 3])  # the first write, a later one
 def test_a_build_killed_part_way_leaves_the_previous_output_byte_identical(site, kill_after):
     site.write_news("first", "title: First\ndate: 2026-11-01\ntopics: [neurological]\n")
     args = ["build", "--config", str(site.config_path), "--now", "2026-11-28T12:00"]
@@ -139,12 +139,12 @@ def test_a_build_killed_part_way_leaves_the_previous_output_byte_identical(site,
     killed = subprocess.run([sys.executable, "-c", KILLER, *args], capture_output=True, env=env)
     assert killed.returncode == -signal.SIGKILL
     assert tree(site.output) == before
-    assert list(site.root.glob(".output.staging-*")), "the kill should have struck while staging"
+    assert list(site.root.glob("state/published-*.dirty")), "the kill should have struck while staging"
 
     again = subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True)
     assert again.returncode == 0, again.stderr
     assert "news/second/index.html" in tree(site.output)
-    assert not list(site.root.glob(".output.staging-*"))
+    assert not list(site.root.glob("state/published-*.dirty"))
 
 
 def test_a_folder_that_is_not_an_earlier_output_is_never_replaced(tmp_path):

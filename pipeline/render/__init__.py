@@ -1,17 +1,25 @@
 """Renderers: pure functions from a catalog to output files.
 
-Each renderer module exposes ``render(catalog) -> Output``. An :class:`Output` is a
-``{relative path: bytes}`` mapping plus, for files readers and partners subscribe to,
+Each renderer module exposes ``render(catalog, ...)``, writing into a :class:`Sink`: an
+in-memory :class:`Output` (``{relative path: bytes}``, what tests look at), or the
+publisher, which streams files to disk. Files readers and partners subscribe to carry
 a :class:`Listing` that becomes the file's entry in the manifest.
+
+Renderers of big sets of files (pages, feeds) give each file a *key*: a digest of
+everything the file's bytes depend on. A sink that knows the key of the file already
+published (the publisher does) answers ``wants() == False`` and the file is neither
+rendered nor written: that is what makes a rebuild after one edit fast.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
-__all__ = ["Listing", "Output", "OutputConflict", "dump_json"]
+__all__ = ["Listing", "Output", "OutputConflict", "Sink", "dump_json", "emit"]
 
 
 class OutputConflict(Exception):
@@ -28,22 +36,53 @@ class Listing:
     updated: datetime | None = None
 
 
+class Sink(Protocol):
+    def wants(self, path: str, key: str | None) -> bool:
+        """Must the file be rendered? False when a file with this key is already published."""
+
+    def add(self, path: str, data: bytes, listing: Listing | None = None, key: str | None = None) -> None:
+        """A rendered file."""
+
+    def keep(self, path: str, key: str, listing: Listing | None = None) -> None:
+        """A file not rendered because ``wants`` said so: it stays as published."""
+
+
+def emit(sink: Sink, path: str, key: str | None, make: Callable[[], bytes],
+         listing: Listing | None = None) -> None:
+    """Render ``path`` with ``make`` only if the sink wants it."""
+    if sink.wants(path, key):
+        sink.add(path, make(), listing, key)
+    else:
+        sink.keep(path, key, listing)   # type: ignore[arg-type]  # wants() is True for key None
+
+
 @dataclass
 class Output:
+    """An in-memory sink: every file rendered, kept as bytes."""
+
     files: dict[str, bytes] = field(default_factory=dict)
     listings: dict[str, Listing] = field(default_factory=dict)
 
-    def add(self, path: str, data: bytes, listing: Listing | None = None) -> None:
+    def wants(self, path: str, key: str | None) -> bool:
+        return True
+
+    def add(self, path: str, data: bytes, listing: Listing | None = None, key: str | None = None) -> None:
         if path in self.files:
             raise OutputConflict(f"{path} is produced twice")
         self.files[path] = data
         if listing is not None:
             self.listings[path] = listing
 
+    def keep(self, path: str, key: str, listing: Listing | None = None) -> None:
+        raise AssertionError("an Output wants every file")
+
     def merge(self, other: Output) -> Output:
-        for path, data in other.files.items():
-            self.add(path, data, other.listings.get(path))
+        other.send_to(self)
         return self
+
+    def send_to(self, sink: Sink) -> None:
+        for path, data in self.files.items():
+            sink.add(path, data, self.listings.get(path))
 
 
 def dump_json(document: dict) -> bytes:

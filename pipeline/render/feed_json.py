@@ -29,6 +29,10 @@ class JsonWriter:
             text = f"{text[:-4]}[\n{items}\n  ]\n}}"
         return (text + "\n").encode("utf-8")
 
+    def forget(self, entry_id: str) -> None:
+        """Drop an item no document still to be written needs (bounds memory)."""
+        self._items.pop(entry_id, None)
+
     def document(self, doc: FeedDoc, items: bool = True) -> dict[str, Any]:
         """The feed as a dict (``items=False``: with an empty item list)."""
         feed: dict[str, Any] = {

@@ -27,6 +27,8 @@ __all__ = [
     "FeedDoc",
     "Link",
     "build_entries",
+    "distinct_updates",
+    "entry_for",
     "escape_if_markup",
     "iso_date",
     "looks_like_markup",
@@ -192,11 +194,11 @@ def paginate(entries: Sequence[Entry], size: int) -> tuple[list[Entry], list[lis
 
 def build_entries(catalog: Catalog) -> dict[str, Entry]:
     """Every public item's :class:`Entry`, by item id."""
-    updated = _distinct_updates(catalog)
-    return {item.id: _entry(catalog, item, updated[item.id]) for item in catalog.items}
+    updated = distinct_updates(catalog)
+    return {item.id: entry_for(catalog, item, updated[item.id]) for item in catalog.items}
 
 
-def _distinct_updates(catalog: Catalog) -> dict[str, datetime]:
+def distinct_updates(catalog: Catalog) -> dict[str, datetime]:
     """Each item's ``updated``: its last change, never after ``catalog.now``, and unique
     across the site. The W3C validator warns about two Atom entries with the same
     ``updated`` (translations published together, two items dated by day); items that
@@ -211,10 +213,11 @@ def _distinct_updates(catalog: Catalog) -> dict[str, datetime]:
     return updated
 
 
-def _entry(catalog: Catalog, item: NewsItem, updated: datetime) -> Entry:
+def entry_for(catalog: Catalog, item: NewsItem, updated: datetime) -> Entry:
+    """The item as feeds show it; ``updated`` from :func:`distinct_updates`."""
     url = safe_url(item.url)
     summary = xml_text(item.summary or item.title)
-    body = xml_text(item.body_html) or f"<p>{html.escape(summary, quote=False)}</p>"
+    body = xml_text(catalog.body(item)) or f"<p>{html.escape(summary, quote=False)}</p>"
     return Entry(
         id=xml_text(item.id),
         url=url,

@@ -88,6 +88,10 @@ class XmlWriter:
         fg.link(href=doc.page_url, rel="alternate", type="text/html", hreflang=doc.page_lang)
         return fg
 
+    def forget(self, entry_id: str) -> None:
+        """Drop an entry no document still to be written needs (bounds memory)."""
+        self._entries.pop(entry_id, None)
+
     def _entry(self, entry: Entry) -> _CachedEntry:
         cached = self._entries.get(entry.id)
         if cached is None:

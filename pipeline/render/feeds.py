@@ -14,16 +14,23 @@ For each logical feed (:class:`~pipeline.urls.FeedRef`) it writes:
   document: RFC 5005 readers walk ``prev-archive`` and never need it, but the W3C
   validator warns about an archive page with neither link (a feed with one page).
   JSON Feed pages chain with ``next_url`` from newest to oldest.
+
+Each document is keyed by the fingerprints of its entries, so a rebuild writes only the
+documents an edit touched. Entries are built (body read, three formats serialized) only
+for documents that are written, oldest documents first, and dropped as soon as the last
+document listing them is written: a cold build of 10,000 items holds a few hundred.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from babel import Locale
 
-from ..catalog import Catalog
+from ..catalog import Catalog, digest
 from ..config import Site
 from ..model import NewsItem
 from ..urls import (
@@ -35,35 +42,117 @@ from ..urls import (
     organization_path,
     url_of,
 )
-from . import Listing, Output
+from . import Listing, Output, Sink
 from .feed_json import JsonWriter
-from .feed_model import Entry, FeedDoc, build_entries, paginate, safe_url, xml_text
+from .feed_model import Entry, FeedDoc, distinct_updates, entry_for, paginate, safe_url, xml_text
 from .feed_xml import XmlWriter
 from .opml import OPML_MEDIA_TYPE, Outline, render_opml
 
 __all__ = ["archive_path", "feed_documents", "feed_refs", "feed_title", "items_of", "render"]
 
 
-def render(catalog: Catalog) -> Output:
+def render(catalog: Catalog, sink: Sink | None = None) -> Sink:
     """Every feed document, archive page and ``feeds.opml`` of the catalog."""
-    site = catalog.site
-    entries = build_entries(catalog)
-    icon, logo = _asset_url(site, site.icon), _asset_url(site, site.logo)
-    xml, js = XmlWriter(icon=icon, logo=logo), JsonWriter(icon=icon)   # caches: one per build
-    output = Output()
+    sink = Output() if sink is None else sink
+    plan = _Plan(catalog)
     outlines = []
     for ref in feed_refs(catalog):
-        feed_entries = [entries[item.id] for item in items_of(catalog, ref)]
-        docs = feed_documents(catalog, ref, feed_entries)
-        for number, doc in enumerate(docs):
+        base = _base_doc(catalog, ref, _urls(catalog.site, {fmt: ref.path(fmt) for fmt in FEED_FORMATS}))
+        layouts = _layout(catalog, ref, list(items_of(catalog, ref)))
+        for layout in layouts:
+            plan.add(ref, base, layout, len(layouts), sink)
+        outlines.append(Outline(ref.kind, ref.lang, base["title"], layouts[0].self_urls["atom"],
+                                base["page_url"]))
+    plan.write(sink)
+    _add_opml(sink, catalog, outlines)
+    return sink
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """One document of a feed before its entries are built."""
+
+    number: int                       # 0: the subscription document; 1 the oldest archive page
+    members: Sequence                 # its items (or entries), newest first
+    self_urls: dict[str, str]
+    links: dict                       # hubs, prev_archive, next_archive, current
+
+
+@dataclass
+class _Job:
+    order: int                        # written oldest first, so entries can be dropped early
+    base: dict
+    layout: _Layout
+    paths: dict[str, str]                       # format -> output path
+    key: str
+    listings: dict[str, Listing | None]
+
+
+class _Plan:
+    """Which documents must be written, and the entries they need, built once each."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+        self.updated = distinct_updates(catalog)
+        self.oldest_first = {item.id: n for n, item in enumerate(reversed(catalog.items))}
+        self.jobs: list[_Job] = []
+        self._entry_keys: dict[str, str] = {}
+
+    def add(self, ref: FeedRef, base: dict, layout: _Layout, pages: int, sink: Sink) -> None:
+        members = layout.members
+        updated = self._updated(members)
+        key = digest(self.catalog.fingerprint, ref, layout.number, pages, updated,
+                     [self._entry_key(item) for item in members])
+        paths = {fmt: ref.path(fmt) if layout.number == 0 else archive_path(ref, layout.number, fmt)
+                 for fmt in FEED_FORMATS}
+        # the manifest lists subscription documents, not archive pages
+        listings = {fmt: Listing("feed", FEED_FORMATS[fmt], base["title"], ref.lang, len(members), updated)
+                    if layout.number == 0 else None for fmt in FEED_FORMATS}
+        if any(sink.wants(path, key) for path in paths.values()):
+            order = max((self.oldest_first[item.id] for item in members), default=-1)
+            self.jobs.append(_Job(order, base, layout, paths, key, listings))
+        else:
+            for fmt, path in paths.items():
+                sink.keep(path, key, listings[fmt])
+
+    def write(self, sink: Sink) -> None:
+        catalog = self.catalog
+        site = catalog.site
+        icon, logo = _asset_url(site, site.icon), _asset_url(site, site.logo)
+        xml, js = XmlWriter(icon=icon, logo=logo), JsonWriter(icon=icon)
+        entries: dict[str, Entry] = {}
+        needed = Counter(item.id for job in self.jobs for item in job.layout.members)
+        for job in sorted(self.jobs, key=lambda j: j.order):
+            page = []
+            for item in job.layout.members:
+                if item.id not in entries:
+                    entries[item.id] = entry_for(catalog, item, self.updated[item.id])
+                page.append(entries[item.id])
+            doc = _doc(job.base, catalog, job.layout, page)
             files = {**xml.write(doc), "json": js.write(doc)}
             for fmt, data in files.items():
-                path = ref.path(fmt) if number == 0 else archive_path(ref, number, fmt)
-                output.add(path, data, _listing(ref, doc, fmt) if number == 0 else None)
-        outlines.append(Outline(ref.kind, ref.lang, docs[0].title, docs[0].self_urls["atom"],
-                                docs[0].page_url))
-    _add_opml(output, catalog, outlines)
-    return output
+                sink.add(job.paths[fmt], data, job.listings[fmt], job.key)
+            for item in job.layout.members:
+                needed[item.id] -= 1
+                if not needed[item.id]:
+                    del entries[item.id]
+                    xml.forget(item.id)
+                    js.forget(item.id)
+
+    def _updated(self, members: Sequence[NewsItem]) -> datetime:
+        """The document's ``updated``: as :func:`_updated` computes it from the entries."""
+        if members:
+            return max(self.updated[item.id] for item in members)
+        return min(self.catalog.updated or self.catalog.now, self.catalog.now)
+
+    def _entry_key(self, item: NewsItem) -> str:
+        """What the item's entry depends on: itself, its translations, its ``updated``."""
+        key = self._entry_keys.get(item.id)
+        if key is None:
+            fp = self.catalog.item_fingerprint
+            key = self._entry_keys[item.id] = digest(
+                fp(item), [fp(t) for t in self.catalog.translations(item)], self.updated[item.id])
+        return key
 
 
 def feed_refs(catalog: Catalog) -> list[FeedRef]:
@@ -98,19 +187,26 @@ def archive_path(ref: FeedRef, number: int, fmt: str) -> str:
 
 def feed_documents(catalog: Catalog, ref: FeedRef, entries: Sequence[Entry]) -> list[FeedDoc]:
     """The subscription document, then archive pages 1 (oldest) to n."""
+    base = _base_doc(catalog, ref, _urls(catalog.site, {fmt: ref.path(fmt) for fmt in FEED_FORMATS}))
+    return [_doc(base, catalog, layout, layout.members) for layout in _layout(catalog, ref, entries)]
+
+
+def _layout(catalog: Catalog, ref: FeedRef, members: Sequence) -> list[_Layout]:
+    """Split a feed's newest-first members into its documents and link them together."""
     site = catalog.site
-    current, pages = paginate(entries, site.feed_items)
+    current, pages = paginate(members, site.feed_items)
     feed_urls = _urls(site, {fmt: ref.path(fmt) for fmt in FEED_FORMATS})
     page_urls = [_urls(site, {fmt: archive_path(ref, n, fmt) for fmt in FEED_FORMATS})
                  for n in range(1, len(pages) + 1)]
-    base = _base_doc(catalog, ref, feed_urls)
-    docs = [_doc(base, catalog, feed_urls, current, hubs=site.websub_hubs,
-                 prev_archive=page_urls[-1] if pages else None)]
+    layouts = [_Layout(0, current, feed_urls, {"hubs": site.websub_hubs,
+                                               "prev_archive": page_urls[-1] if pages else None})]
     for i, page in enumerate(pages):             # page i + 1
-        docs.append(_doc(base, catalog, page_urls[i], page, current=feed_urls,
-                         prev_archive=page_urls[i - 1] if i else None,
-                         next_archive=page_urls[i + 1] if i + 1 < len(pages) else feed_urls))
-    return docs
+        layouts.append(_Layout(i + 1, page, page_urls[i], {
+            "current": feed_urls,
+            "prev_archive": page_urls[i - 1] if i else None,
+            "next_archive": page_urls[i + 1] if i + 1 < len(pages) else feed_urls,
+        }))
+    return layouts
 
 
 def items_of(catalog: Catalog, ref: FeedRef) -> Iterable[NewsItem]:
@@ -143,10 +239,9 @@ def _base_doc(catalog: Catalog, ref: FeedRef, feed_urls: dict[str, str]) -> dict
     }
 
 
-def _doc(base: dict, catalog: Catalog, self_urls: dict[str, str], entries: Sequence[Entry],
-         **links) -> FeedDoc:
-    return FeedDoc(**base, self_urls=self_urls, updated=_updated(catalog, entries),
-                   entries=tuple(entries), **links)
+def _doc(base: dict, catalog: Catalog, layout: _Layout, entries: Sequence[Entry]) -> FeedDoc:
+    return FeedDoc(**base, self_urls=layout.self_urls, updated=_updated(catalog, entries),
+                   entries=tuple(entries), **layout.links)
 
 
 def _updated(catalog: Catalog, entries: Sequence[Entry]) -> datetime:
@@ -178,11 +273,7 @@ def _asset_url(site: Site, value: str | None) -> str | None:
     return safe_url(site.base_url + value.lstrip("/"))
 
 
-def _listing(ref: FeedRef, doc: FeedDoc, fmt: str) -> Listing:
-    return Listing("feed", FEED_FORMATS[fmt], doc.title, ref.lang, len(doc.entries), doc.updated)
-
-
-def _add_opml(output: Output, catalog: Catalog, outlines: list[Outline]) -> None:
+def _add_opml(output: Sink, catalog: Catalog, outlines: list[Outline]) -> None:
     site = catalog.site
     title = xml_text(site.text(site.title, site.default_language))
     updated = min(catalog.updated or catalog.now, catalog.now)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import tomllib
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from ..catalog import Catalog
+from ..catalog import Catalog, digest
 from ..model import NewsItem, Profile
 from ..urls import (
     FEED_FORMATS,
@@ -28,7 +28,7 @@ from ..urls import (
     organization_path,
     url_of,
 )
-from . import Output
+from . import Output, Sink, emit
 
 __all__ = ["load_templates", "render"]
 
@@ -49,17 +49,26 @@ def load_templates(folder: Path) -> tuple[Environment, dict[str, dict[str, str]]
     return env, strings
 
 
-def render(catalog: Catalog, templates: Path) -> Output:
+def render(catalog: Catalog, templates: Path, sink: Sink | None = None) -> Sink:
+    """Every page, each keyed by the fingerprints of the items it shows."""
     env, strings = load_templates(templates)
-    output = Output()
-    for lang in catalog.site.languages:
+    sink = Output() if sink is None else sink
+    fp = catalog.item_fingerprint
+    site = catalog.site
+    for lang in site.languages:
         page = _Pages(catalog, env, strings, lang)
-        output.add(index_path(catalog.site, lang), page.front())
+        front = catalog.in_language(lang)[:FRONT_PAGE_ITEMS]
+        emit(sink, index_path(site, lang), digest(catalog.fingerprint, "front", lang, [fp(i) for i in front]),
+             page.front)
         for profile in catalog.profiles.values():
-            output.add(organization_path(catalog.site, lang, profile.slug), page.organization(profile))
+            shown = page.organization_items(profile)
+            emit(sink, organization_path(site, lang, profile.slug),
+                 digest(catalog.fingerprint, "organization", lang, profile.slug, [fp(i) for i in shown]),
+                 partial(page.organization, profile))
         for item in catalog.in_language(lang):
-            output.add(news_path(item.slug), page.item(item))
-    return output
+            key = digest(catalog.fingerprint, "item", fp(item), [fp(t) for t in catalog.translations(item)])
+            emit(sink, news_path(item.slug), key, partial(page.item, item))
+    return sink
 
 
 class _Pages:
@@ -85,17 +94,20 @@ class _Pages:
         head_feeds = [FeedRef("index", item.lang, None)]
         head_feeds += [FeedRef("topic", item.lang, t) for t in item.topics]
         return self._page("pages/item.html", news_path(item.slug), title=item.title, item=item,
-                          canonical=item.canonical_url or item.url,
+                          canonical=item.canonical_url or item.url, body=self.catalog.body(item),
                           alternates=[(t.lang, t.url) for t in translations],
                           translations=translations, head_feeds=head_feeds)
 
+    def organization_items(self, profile: Profile) -> list[NewsItem]:
+        items = [i for i in self.catalog.by_organization.get(profile.slug, ()) if i.lang == self.lang]
+        return items[:ORGANIZATION_PAGE_ITEMS]
+
     def organization(self, profile: Profile) -> bytes:
         path = organization_path(self.site, self.lang, profile.slug)
-        items = [i for i in self.catalog.by_organization.get(profile.slug, ()) if i.lang == self.lang]
         alternates = [(lang, url_of(self.site, organization_path(self.site, lang, profile.slug)))
                       for lang in self.site.languages if lang != self.lang]
         return self._page("pages/organization.html", path, title=self._name(profile),
-                          profile=profile, items=items[:ORGANIZATION_PAGE_ITEMS],
+                          profile=profile, items=self.organization_items(profile),
                           alternates=alternates,
                           head_feeds=[FeedRef("organization", self.lang, profile.slug)])
 

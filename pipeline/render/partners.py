@@ -90,7 +90,7 @@ def _item(catalog: Catalog, partner: Partner, item: NewsItem,
         entry["external_url"] = item.canonical_url
     entry |= {
         "title": item.title,
-        "content_html": item.body_html,
+        "content_html": catalog.body(item),
         "summary": item.summary,
         "date_published": _iso(item.date),
         "date_modified": _iso(item.modified),

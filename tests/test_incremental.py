@@ -1,0 +1,140 @@
+"""A rebuild after an edit writes only what the edit touched, and its output is
+byte-identical to a cold build of the same content (no state, no earlier output)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from pipeline.build import build_site
+from pipeline.config import load_config
+from pipeline.publish import Publisher
+
+from .conftest import NOW, Site, tree
+
+
+def copy_for_cold_build(site: Site, tmp: Path) -> Path:
+    """The same site without output/ and without state, except the journal of what was
+    published when (changes.json is history, not a function of the content)."""
+    copy = tmp / f"cold-{len(list(tmp.iterdir()))}"
+    copy.mkdir()
+    for name in ("newsroom.toml", "content", "templates"):
+        source = site.root / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, copy / name)
+    journal = site.root / "state" / "newsroom.db"
+    if journal.exists():
+        (copy / "state").mkdir()
+        shutil.copy2(journal, copy / "state" / "newsroom.db")
+    return copy
+
+
+def rebuild(site: Site, now=NOW):
+    return build_site(site.config, now)
+
+
+def story(site: Site, slug: str, day: int, lang: str = "en", key: str | None = None,
+          body: str = "A first paragraph of news.\n", extra: str = "") -> None:
+    front = (f"title: Story {slug}\ndate: 2026-10-{day:02d}T09:00\nlang: {lang}\n"
+             f"topics: [neurological{', medtech' if day % 2 else ''}]\norganizations: [uef]\n")
+    if key:
+        front += f"translation_key: {key}\n"
+    site.write_news(slug, front + extra, body)
+
+
+@pytest.fixture
+def big_site(site: Site) -> Site:
+    """Enough items for archive pages (feed_items = 5), in two languages, with translations."""
+    site.write_profile("kuh", "name: {en: Kuopio University Hospital, fi: KYS}\nkind: hospital\n")
+    for day in range(1, 15):
+        story(site, f"en-{day}", day, "en", key=f"k{day}" if day % 3 else None)
+        if day % 3:
+            story(site, f"fi-{day}", day, "fi", key=f"k{day}")
+    return site
+
+
+def assert_same_as_cold(site: Site, tmp_path: Path, now=NOW):
+    copy = copy_for_cold_build(site, tmp_path / "cold")
+    report = rebuild(site, now)
+    build_site(load_config(copy / "newsroom.toml"), now)
+    assert tree(site.output) == tree(copy / "output")
+    return report
+
+
+@pytest.fixture
+def cold_dir(tmp_path):
+    (tmp_path / "cold").mkdir()
+    return tmp_path
+
+
+def test_every_kind_of_edit_gives_the_cold_build_output(big_site, cold_dir):
+    site = big_site
+    assert_same_as_cold(site, cold_dir)
+
+    story(site, "en-2", 2, body="An edited old story, deep in the archive pages.\n")  # body edit
+    report = assert_same_as_cold(site, cold_dir)
+    assert 0 < len(report.published.changed) < report.published.files / 3
+
+    story(site, "en-20", 20)                                 # a new item shifts the subscription docs
+    assert_same_as_cold(site, cold_dir)
+
+    (site.root / "content/news/en-5.md").unlink()            # a removed item re-pages the archives
+    assert_same_as_cold(site, cold_dir)
+
+    story(site, "fi-4", 4, "fi", key="k4", extra="updated: 2026-11-20T10:00\n")  # translation links
+    assert_same_as_cold(site, cold_dir)
+
+    site.write_profile("kuh", "name: {en: KUH, fi: KYS}\nkind: hospital\n")     # a profile: everything
+    assert_same_as_cold(site, cold_dir)
+
+    style = site.root / "templates/pages/item.html"                              # a template
+    style.write_text(style.read_text().replace("<article", "<article data-edited"))
+    assert_same_as_cold(site, cold_dir)
+
+
+def test_time_passing_publishes_an_embargoed_item_and_caps_future_updates(big_site, cold_dir):
+    site = big_site
+    site.write_news("embargoed", "title: Later\ndate: 2026-12-10T09:00\ntopics: [medtech]\n")
+    story(site, "future-update", 12, extra="updated: 2026-12-01T09:00\n")
+    assert_same_as_cold(site, cold_dir)
+    later = NOW + timedelta(days=20)
+    report = assert_same_as_cold(site, cold_dir, later)
+    assert "news/embargoed/index.html" in report.published.added
+
+
+def test_an_unchanged_rebuild_writes_nothing_and_keeps_every_file(big_site):
+    site = big_site
+    rebuild(site)
+    inodes = {p: p.stat().st_ino for p in site.output.rglob("*") if p.is_file()}
+    report = rebuild(site)
+    assert report.published.touched == ("syndication/changes.json",) or not report.published.touched
+    assert {p: p.stat().st_ino for p in site.output.rglob("*") if p.is_file()} == inodes
+
+
+def test_a_lost_or_stale_state_falls_back_to_a_full_render(big_site, cold_dir):
+    site = big_site
+    rebuild(site)
+    story(site, "en-3", 3, body="Edited while the state was lost.\n")
+    for state in (site.root / "state").glob("published-*.pickle"):
+        state.write_bytes(b"not a pickle")
+    assert_same_as_cold(site, cold_dir)
+    story(site, "en-3", 3, body="Edited while the spare folder was meddled with.\n")
+    shutil.rmtree(site.root / ".output.spare")
+    assert_same_as_cold(site, cold_dir)
+
+
+def test_an_interrupted_build_leaves_the_spare_untrusted(big_site, cold_dir, monkeypatch):
+    site = big_site
+    rebuild(site)
+    story(site, "en-7", 7, body="Edited, then the build dies.\n")
+    def die(self, updated):
+        raise RuntimeError("the build died before the swap")
+
+    monkeypatch.setattr(Publisher, "finish", die)
+    with pytest.raises(RuntimeError):
+        rebuild(site)
+    monkeypatch.undo()
+    assert any((site.root / "state").glob("published-*.dirty"))
+    assert_same_as_cold(site, cold_dir)
