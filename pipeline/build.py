@@ -81,7 +81,7 @@ def render_all(catalog: Catalog, config: Config, content: Content,
     sink = Output() if sink is None else sink
     pages.render(catalog, config.paths.templates, sink)
     feeds.render(catalog, sink)
-    syndication.render(catalog, changes).send_to(sink)
+    syndication.render(catalog, changes, sink)
     partners.render(catalog, config.partners).send_to(sink)
     schemas.render(config.site).send_to(sink)
     for path in sorted(_visible_media(catalog)):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-__all__ = ["Listing", "Output", "OutputConflict", "Sink", "dump_json", "emit"]
+__all__ = ["Listing", "Output", "OutputConflict", "Sink", "dump_json", "emit", "pretty_json"]
 
 
 class OutputConflict(Exception):
@@ -87,4 +87,27 @@ class Output:
 
 def dump_json(document: dict) -> bytes:
     """Stable, readable JSON: the same document always gives the same bytes."""
-    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    return (pretty_json(document) + "\n").encode("utf-8")
+
+
+_encode_scalar = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def pretty_json(value: object, indent: str = "") -> str:
+    """Exactly ``json.dumps(value, ensure_ascii=False, indent=2)`` (the first line not
+    indented, the others by ``indent``), several times faster: with ``indent`` set the
+    json module cannot use its C encoder, and a 10,000-item change log or feed archive
+    is mostly strings."""
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        inner = indent + "  "
+        fields = [f"{inner}{_encode_scalar(str(key))}: {pretty_json(item, inner)}"
+                  for key, item in value.items()]
+        return "{\n" + ",\n".join(fields) + "\n" + indent + "}"
+    if isinstance(value, list | tuple):
+        if not value:
+            return "[]"
+        inner = indent + "  "
+        return "[\n" + ",\n".join(inner + pretty_json(item, inner) for item in value) + "\n" + indent + "]"
+    return _encode_scalar(value)

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from . import pretty_json
 from .feed_model import Entry, FeedDoc, iso_date
 
 __all__ = ["JsonWriter"]
@@ -23,7 +23,7 @@ class JsonWriter:
     def write(self, doc: FeedDoc) -> bytes:
         """The document as :func:`~pipeline.render.dump_json` writes it, with each item
         serialized once per build (indented JSON has no C encoder: it is slow)."""
-        text = json.dumps(self.document(doc, items=False), ensure_ascii=False, indent=2)
+        text = pretty_json(self.document(doc, items=False))
         if doc.entries:   # the head ends with '"items": []\n}'
             items = ",\n".join(self._item_text(entry) for entry in doc.entries)
             text = f"{text[:-4]}[\n{items}\n  ]\n}}"
@@ -57,9 +57,7 @@ class JsonWriter:
         """The item's JSON at the depth of the ``items`` list (strings hold no newlines)."""
         text = self._items.get(entry.id)
         if text is None:
-            dumped = json.dumps(_item(entry), ensure_ascii=False, indent=2)
-            text = self._items[entry.id] = "\n".join("    " + line
-                                                     for line in dumped.split("\n"))
+            text = self._items[entry.id] = "    " + pretty_json(_item(entry), "    ")
         return text
 
 

@@ -78,6 +78,9 @@ class _Pages:
         self.catalog, self.env, self.lang = catalog, env, lang
         self.site = catalog.site
         self.t = {**strings.get(self.site.default_language, {}), **strings.get(lang, {})}
+        # 10,000 pages share a few thousand dates and a few dozen sets of feed links
+        self._dates: dict[datetime, str] = {}
+        self._links: dict[tuple[FeedRef, ...], list[dict[str, str]]] = {}
 
     def front(self) -> bytes:
         items = self.catalog.in_language(self.lang)[:FRONT_PAGE_ITEMS]
@@ -126,7 +129,11 @@ class _Pages:
         return html.encode("utf-8")
 
     def _date(self, when: datetime) -> str:
-        return format_date(when.astimezone(self.site.timezone).date(), "long", locale=self.lang)
+        text = self._dates.get(when)
+        if text is None:
+            text = self._dates[when] = format_date(when.astimezone(self.site.timezone).date(), "long",
+                                                   locale=self.lang)
+        return text
 
     def _name(self, profile: Profile) -> str:
         return self.site.text(profile.name, self.lang)
@@ -151,10 +158,15 @@ class _Pages:
 
     def _feed_links(self, refs: list[FeedRef]) -> list[dict[str, str]]:
         """`<link rel="alternate">` entries for a page's head."""
-        site_title = self.site.text(self.site.title, self.lang)
-        return [{"href": url_of(self.site, ref.path(fmt)), "type": media_type,
+        key = tuple(refs)
+        links = self._links.get(key)
+        if links is None:
+            site_title = self.site.text(self.site.title, self.lang)
+            links = self._links[key] = [
+                {"href": url_of(self.site, ref.path(fmt)), "type": media_type,
                  "title": f"{site_title}: {self._feed_title(ref)} ({FORMAT_LABELS[fmt]})"}
                 for ref in refs for fmt, media_type in FEED_FORMATS.items()]
+        return links
 
     def _feed_table(self) -> list[dict]:
         """Every feed, grouped for the front page: all languages, this language, topics, organizations."""

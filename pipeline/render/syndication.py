@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from ..catalog import Catalog
+from ..catalog import Catalog, digest
 from ..journal import KEEP, Change
 from ..model import Profile
 from ..urls import FEED_FORMATS, FeedRef, organization_path, url_of
-from . import Listing, Output, dump_json
+from . import Listing, Output, Sink, dump_json, emit
 
 __all__ = ["CHANGES_PATH", "PROFILES_PATH", "TOPICS_PATH", "render"]
 
@@ -21,8 +21,8 @@ FORMAT_VERSION = 1
 JSON = "application/json"
 
 
-def render(catalog: Catalog, changes: Sequence[Change]) -> Output:
-    output = Output()
+def render(catalog: Catalog, changes: Sequence[Change], sink: Sink | None = None) -> Sink:
+    output = Output() if sink is None else sink
     site = catalog.site
     title = site.text(site.title, site.default_language)
     output.add(PROFILES_PATH, dump_json(_profiles(catalog)),
@@ -31,8 +31,12 @@ def render(catalog: Catalog, changes: Sequence[Change]) -> Output:
     output.add(TOPICS_PATH, dump_json(_topics(catalog)),
                Listing("topics", JSON, f"{title}: topics", None, len(catalog.topics), catalog.updated))
     updated = max((c.at.astimezone(site.timezone) for c in changes), default=catalog.updated)
-    output.add(CHANGES_PATH, dump_json(_changes(catalog, changes, updated)),
-               Listing("changes", JSON, f"{title}: change log", None, len(changes), updated))
+    # journal rows never change and sequence numbers are never reused: the first and last
+    # number and the count name the log (it can hold one row per item: 10,000 of them)
+    key = digest(catalog.fingerprint, len(changes), changes[0].seq if changes else None,
+                 changes[-1].seq if changes else None, updated)
+    emit(output, CHANGES_PATH, key, lambda: dump_json(_changes(catalog, changes, updated)),
+         Listing("changes", JSON, f"{title}: change log", None, len(changes), updated))
     return output
 
 
