@@ -7,6 +7,9 @@ scheduler and the file watcher call the same function.
 from __future__ import annotations
 
 import hashlib
+import os
+import pickle
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -29,6 +32,7 @@ __all__ = ["BuildReport", "ContentErrors", "build_site", "check_content", "rende
 GENERATOR = f"newsroom {__version__}"
 
 Renderer = Callable[[Catalog], Output]
+SPLIT_ABOVE = 1000   # items; below this a second process costs more than it saves
 
 
 class ContentErrors(Exception):
@@ -80,14 +84,82 @@ def render_all(catalog: Catalog, config: Config, content: Content,
     """Every output file of a build, into ``sink`` (default: in memory)."""
     sink = Output() if sink is None else sink
     pages.render(catalog, config.paths.templates, sink)
-    feeds.render(catalog, sink)
-    syndication.render(catalog, changes, sink)
-    partners.render(catalog, config.partners).send_to(sink)
-    schemas.render(config.site).send_to(sink)
-    for path in sorted(_visible_media(catalog)):
-        # the name carries a hash of the bytes: the same name is the same file
-        emit(sink, path, path, content.media[path].read_bytes)
+    _render_the_rest(catalog, config, content, changes, sink)
     return sink
+
+
+def _render_split(catalog: Catalog, config: Config, content: Content, changes: Sequence[Change],
+                  publisher: Publisher) -> None:
+    """:func:`render_all` on both cores: the pages in a forked process, the feeds and the
+    rest here, both writing into the publisher's spare folder. Worth it when every file
+    is rendered (a first build, a lost state); a rebuild after an edit renders a few."""
+    def pages_in_child() -> tuple:
+        pages.render(catalog, config.paths.templates, publisher)
+        return publisher.records()
+
+    wait = _Forked(pages_in_child)
+    _render_the_rest(catalog, config, content, changes, publisher, on_error=wait.cancel)
+    publisher.merge(wait())
+
+
+def _render_the_rest(catalog: Catalog, config: Config, content: Content, changes: Sequence[Change],
+                     sink: Sink, on_error: Callable[[], None] | None = None) -> None:
+    try:
+        feeds.render(catalog, sink)
+        syndication.render(catalog, changes, sink)
+        partners.render(catalog, config.partners).send_to(sink)
+        schemas.render(config.site).send_to(sink)
+        for path in sorted(_visible_media(catalog)):
+            # the name carries a hash of the bytes: the same name is the same file
+            emit(sink, path, path, content.media[path].read_bytes)
+    except BaseException:
+        if on_error:
+            on_error()
+        raise
+
+
+class _Forked:
+    """A function running in a forked child; calling the object waits for its result
+    (re-raising its exception). ``cancel`` kills it."""
+
+    def __init__(self, work: Callable[[], object]):
+        read_fd, write_fd = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:   # the child: never returns into the caller's code
+            os.close(read_fd)
+            try:
+                payload = pickle.dumps((True, work()))
+            except BaseException as exc:
+                payload = pickle.dumps((False, _picklable(exc)))
+            with os.fdopen(write_fd, "wb") as fh:
+                fh.write(payload)
+            os._exit(0)
+        os.close(write_fd)
+        self._read_fd = read_fd
+
+    def __call__(self) -> object:
+        with os.fdopen(self._read_fd, "rb") as fh:
+            payload = fh.read()
+        _, status = os.waitpid(self.pid, 0)
+        if not payload:
+            raise RuntimeError(f"the page-rendering process died (wait status {status})")
+        ok, value = pickle.loads(payload)
+        if not ok:
+            raise value
+        return value
+
+    def cancel(self) -> None:
+        os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        os.close(self._read_fd)
+
+
+def _picklable(exc: BaseException) -> BaseException:
+    try:
+        pickle.dumps(exc)
+        return exc
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
 def world_fingerprint(config: Config, content: Content) -> str:
@@ -161,7 +233,11 @@ def build_site(config: Config, now: datetime, content_dir: Path | None = None,
         step("rendering")
         publisher = Publisher(output_dir, config.site.base_url, GENERATOR, config.paths.state)
         try:
-            render_all(catalog, config, content, journal.log(now, pending), publisher)
+            changes = journal.log(now, pending)
+            if publisher.fresh and hasattr(os, "fork") and len(catalog.items) > SPLIT_ABOVE:
+                _render_split(catalog, config, content, changes, publisher)
+            else:
+                render_all(catalog, config, content, changes, publisher)
         except BaseException:
             publisher.abandon()
             raise

@@ -206,6 +206,23 @@ class Publisher:
         self._write(path, data)
         (self._added if state == "new" else self._changed).append(path)
 
+    @property
+    def fresh(self) -> bool:
+        """Nothing known about the published tree: every file will be rendered."""
+        return self._old is None
+
+    def records(self) -> tuple:
+        """What this publisher recorded: for a forked helper process to hand back."""
+        return self._files, self._listings, self._added, self._changed
+
+    def merge(self, records: tuple) -> None:
+        """Take the files a forked helper process wrote into the spare."""
+        files, listings, added, changed = records
+        for path, record in files.items():
+            self._record(path, record, listings.get(path))
+        self._added += added
+        self._changed += changed
+
     # -- finishing ----------------------------------------------------------------------
 
     def finish(self, updated: datetime | None) -> PublishResult:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import build
 from pipeline.build import build_site
 from pipeline.config import load_config
 from pipeline.publish import Publisher
@@ -138,3 +139,27 @@ def test_an_interrupted_build_leaves_the_spare_untrusted(big_site, cold_dir, mon
     monkeypatch.undo()
     assert any((site.root / "state").glob("published-*.dirty"))
     assert_same_as_cold(site, cold_dir)
+
+
+def test_a_first_build_on_two_processes_gives_the_same_output(big_site, cold_dir, monkeypatch):
+    site = big_site
+    copy = copy_for_cold_build(site, cold_dir / "cold")
+    monkeypatch.setattr(build, "SPLIT_ABOVE", 0)       # pages in a forked process
+    report = rebuild(site)
+    assert report.published.files == len(tree(site.output))
+    monkeypatch.setattr(build, "SPLIT_ABOVE", 10**9)   # one process
+    build_site(load_config(copy / "newsroom.toml"), NOW)
+    assert tree(site.output) == tree(copy / "output")
+
+
+def test_an_error_in_the_page_process_fails_the_build_and_publishes_nothing(big_site, monkeypatch):
+    site = big_site
+    monkeypatch.setattr(build, "SPLIT_ABOVE", 0)
+
+    def broken(*args):
+        raise ValueError("a template error")
+
+    monkeypatch.setattr(build.pages, "render", broken)
+    with pytest.raises(ValueError, match="a template error"):
+        rebuild(site)
+    assert not site.output.exists()
