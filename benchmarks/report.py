@@ -1,0 +1,130 @@
+"""Medians, ratios, growth and the pass/fail lines, from the raw samples.
+
+Every sample is kept; only medians (and, for memory, the maximum) are printed in the
+tables, and the raw values on the lines under each table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from statistics import median
+
+from .tools import Sample
+
+__all__ = ["SCENARIOS", "SizeResult", "growth", "size_label", "size_table", "targets"]
+
+SCENARIOS = {
+    "cold": "cold build",
+    "edit": "rebuild after edit",
+    "add": "rebuild after add",
+}
+_TOOL_A, _TOOL_B = "Newsroom", "Pelican"     # ratio = A / B, speed-up = B / A
+
+
+@dataclass
+class SizeResult:
+    """All samples of one corpus size: ``samples[tool][scenario]``, in round order."""
+
+    items: int
+    samples: dict[str, dict[str, list[Sample]]] = field(default_factory=dict)
+    rounds: list[dict] = field(default_factory=list)     # what each round did, for the JSON
+
+    def add(self, tool: str, scenario: str, sample: Sample) -> None:
+        self.samples.setdefault(tool, {}).setdefault(scenario, []).append(sample)
+
+    def seconds(self, tool: str, scenario: str) -> float | None:
+        runs = self.samples.get(tool, {}).get(scenario)
+        return median(s.seconds for s in runs) if runs else None
+
+    def peak_mib(self, tool: str) -> float | None:
+        runs = [s for scenario in self.samples.get(tool, {}).values() for s in scenario]
+        return max(s.maxrss_kib for s in runs) / 1024 if runs else None
+
+    def cold_mib(self, tool: str) -> float | None:
+        runs = self.samples.get(tool, {}).get("cold")
+        return median(s.maxrss_kib for s in runs) / 1024 if runs else None
+
+
+def size_label(items: int) -> str:
+    """10000 -> '10k', 1500 -> '1500'."""
+    return f"{items // 1000}k" if items % 1000 == 0 else str(items)
+
+
+def size_table(result: SizeResult) -> str:
+    header = f"{'':<36}{_TOOL_A:>12}{_TOOL_B:>12}{'Newsroom/Pelican':>18}{'speed-up':>10}"
+    lines = [header, "-" * len(header)]
+    for scenario, label in SCENARIOS.items():
+        a, b = result.seconds(_TOOL_A, scenario), result.seconds(_TOOL_B, scenario)
+        lines.append(_row(f"{label}, median (s)", a, b, "{:.2f}", speedup=True))
+    lines.append(_row("peak memory, max of all builds (MiB)", result.peak_mib(_TOOL_A),
+                      result.peak_mib(_TOOL_B), "{:.0f}", speedup=False))
+    lines.append(_row("cold-build memory, median (MiB)", result.cold_mib(_TOOL_A),
+                      result.cold_mib(_TOOL_B), "{:.0f}", speedup=False))
+    lines.append("")
+    lines.append("samples, in round order (seconds; peak RSS in MiB):")
+    for tool, scenarios in result.samples.items():
+        for scenario, runs in scenarios.items():
+            times = " ".join(f"{s.seconds:.2f}" for s in runs)
+            memory = " ".join(f"{s.maxrss_kib / 1024:.0f}" for s in runs)
+            lines.append(f"  {tool:<9}{scenario:<5} {times:<28} | {memory}")
+    return "\n".join(lines)
+
+
+def _row(label: str, a: float | None, b: float | None, number: str, *, speedup: bool) -> str:
+    def show(value: float | None, spec: str = number) -> str:
+        return "–" if value is None else spec.format(value)
+
+    ratio = a / b if a is not None and b else None
+    faster = b / a if speedup and a and b is not None else None
+    return (f"{label:<36}{show(a):>12}{show(b):>12}{show(ratio, '{:.2f}'):>18}"
+            f"{show(faster, '{:.1f}×') if speedup else '':>10}")
+
+
+def growth(small: SizeResult, large: SizeResult, tool: str) -> float | None:
+    """Cold build time at the large size divided by that at the small size."""
+    a, b = small.seconds(tool, "cold"), large.seconds(tool, "cold")
+    return b / a if a and b is not None else None
+
+
+def targets(results: list[SizeResult]) -> list[str]:
+    """The issue's four targets, judged at the largest size: one PASS/FAIL/SKIP line each."""
+    large, small = results[-1], results[0]
+    a, b = _TOOL_A, _TOOL_B
+    lines = []
+
+    cold_a, cold_b = large.seconds(a, "cold"), large.seconds(b, "cold")
+    if cold_a and cold_b:
+        lines.append(_verdict(cold_b / cold_a >= 5,
+                              f"cold build ≥5× faster than Pelican: {cold_b / cold_a:.1f}× "
+                              f"(Newsroom {cold_a:.2f} s, Pelican {cold_b:.2f} s)"))
+    else:
+        lines.append("SKIP  cold build ≥5× faster than Pelican: needs both tools")
+
+    edit_a, edit_b = large.seconds(a, "edit"), large.seconds(b, "edit")
+    if edit_a and edit_b:
+        lines.append(_verdict(edit_b / edit_a >= 10 and edit_a < 1,
+                              f"edit rebuild ≥10× faster than Pelican and < 1 s: {edit_b / edit_a:.1f}×, "
+                              f"Newsroom {edit_a:.2f} s (Pelican {edit_b:.2f} s)"))
+    else:
+        lines.append("SKIP  edit rebuild ≥10× faster than Pelican and < 1 s: needs both tools")
+
+    peak_a, peak_b = large.peak_mib(a), large.peak_mib(b)
+    if peak_a and peak_b:
+        lines.append(_verdict(peak_a <= peak_b, f"peak memory ≤ Pelican's: Newsroom {peak_a:.0f} MiB, "
+                                                f"Pelican {peak_b:.0f} MiB"))
+    else:
+        lines.append("SKIP  peak memory ≤ Pelican's: needs both tools")
+
+    # 10k/1k ≤ 11: at most 10 % worse than linear; for other sizes the same 1.1 × size ratio.
+    label = f"{size_label(large.items)}/{size_label(small.items)}"
+    limit = 1.1 * large.items / small.items
+    factor = growth(small, large, a) if large is not small else None
+    if factor is not None:
+        lines.append(_verdict(factor <= limit, f"Newsroom cold growth {label} ≤ {limit:.3g}: {factor:.2f}"))
+    else:
+        lines.append("SKIP  Newsroom cold growth (≤ 1.1 × the size ratio): needs two sizes and Newsroom")
+    return lines
+
+
+def _verdict(passed: bool, text: str) -> str:
+    return f"{'PASS' if passed else 'FAIL'}  {text}"
