@@ -25,7 +25,7 @@ from .content import Content, load_content
 from .journal import Change, Journal
 from .model import Problem
 from .publish import Publisher, PublishError, PublishResult, output_lock
-from .render import Output, Sink, emit, feeds, pages, partners, schemas, syndication
+from .render import Output, Share, Sink, emit, feeds, pages, partners, schemas, syndication
 
 __all__ = ["BuildReport", "ContentErrors", "build_site", "check_content", "render_all"]
 
@@ -90,32 +90,38 @@ def render_all(catalog: Catalog, config: Config, content: Content,
 
 def _render_split(catalog: Catalog, config: Config, content: Content, changes: Sequence[Change],
                   publisher: Publisher) -> None:
-    """:func:`render_all` on both cores: the pages in a forked process, the feeds and the
-    rest here, both writing into the publisher's spare folder. Worth it when every file
-    is rendered (a first build, a lost state); a rebuild after an edit renders a few."""
-    def pages_in_child() -> tuple:
-        pages.render(catalog, config.paths.templates, publisher)
+    """:func:`render_all` on both cores: the pages and feed documents of the older half of
+    the items in a forked process, the newer half and the site-wide files here, both
+    writing into the publisher's spare folder. Worth it when every file is rendered (a
+    first build, a lost state); a rebuild after an edit renders a few."""
+    cut = len(catalog.items) // 2
+    older, newer = Share(older=True, cut=cut), Share(older=False, cut=cut)
+
+    def older_half() -> tuple:
+        pages.render(catalog, config.paths.templates, publisher, older)
+        feeds.render(catalog, publisher, older)
         return publisher.records()
 
-    wait = _Forked(pages_in_child)
-    _render_the_rest(catalog, config, content, changes, publisher, on_error=wait.cancel)
+    wait = _Forked(older_half)
+    try:
+        pages.render(catalog, config.paths.templates, publisher, newer)
+        _render_the_rest(catalog, config, content, changes, publisher, newer)
+    except BaseException:
+        wait.cancel()
+        raise
     publisher.merge(wait())
 
 
 def _render_the_rest(catalog: Catalog, config: Config, content: Content, changes: Sequence[Change],
-                     sink: Sink, on_error: Callable[[], None] | None = None) -> None:
-    try:
-        feeds.render(catalog, sink)
-        syndication.render(catalog, changes, sink)
-        partners.render(catalog, config.partners).send_to(sink)
-        schemas.render(config.site).send_to(sink)
-        for path in sorted(_visible_media(catalog)):
-            # the name carries a hash of the bytes: the same name is the same file
-            emit(sink, path, path, content.media[path].read_bytes)
-    except BaseException:
-        if on_error:
-            on_error()
-        raise
+                     sink: Sink, share: Share | None = None) -> None:
+    """Everything but the pages: feeds (or their ``share``) and the site-wide files."""
+    feeds.render(catalog, sink, share)
+    syndication.render(catalog, changes, sink)
+    partners.render(catalog, config.partners).send_to(sink)
+    schemas.render(config.site).send_to(sink)
+    for path in sorted(_visible_media(catalog)):
+        # the name carries a hash of the bytes: the same name is the same file
+        emit(sink, path, path, content.media[path].read_bytes)
 
 
 class _Forked:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-__all__ = ["Listing", "Output", "OutputConflict", "Sink", "dump_json", "emit", "pretty_json"]
+__all__ = ["Listing", "Output", "OutputConflict", "Share", "Sink", "dump_json", "emit", "pretty_json"]
 
 
 class OutputConflict(Exception):
@@ -34,6 +34,22 @@ class Listing:
     language: str | None = None
     items: int | None = None
     updated: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Share:
+    """The part of a build one of two processes renders: the files of the older half of
+    the items (``older``), or those of the newer half plus every site-wide file."""
+
+    older: bool
+    cut: int        # items with an oldest-first position below this are the older half
+
+    def owns(self, position: int | None) -> bool:
+        """Is a file this process's? ``position``: the oldest-first position of the newest
+        item the file shows; None for a site-wide file (front page, OPML, ...)."""
+        if position is None:
+            return not self.older
+        return (position < self.cut) == self.older
 
 
 class Sink(Protocol):

@@ -42,7 +42,7 @@ from ..urls import (
     organization_path,
     url_of,
 )
-from . import Listing, Output, Sink
+from . import Listing, Output, Share, Sink
 from .feed_json import JsonWriter
 from .feed_model import Entry, FeedDoc, distinct_updates, entry_for, paginate, safe_url, xml_text
 from .feed_xml import XmlWriter
@@ -51,10 +51,11 @@ from .opml import OPML_MEDIA_TYPE, Outline, render_opml
 __all__ = ["archive_path", "feed_documents", "feed_refs", "feed_title", "items_of", "render"]
 
 
-def render(catalog: Catalog, sink: Sink | None = None) -> Sink:
-    """Every feed document, archive page and ``feeds.opml`` of the catalog."""
+def render(catalog: Catalog, sink: Sink | None = None, share: Share | None = None) -> Sink:
+    """Every feed document, archive page and ``feeds.opml`` of the catalog (or ``share``
+    of them)."""
     sink = Output() if sink is None else sink
-    plan = _Plan(catalog)
+    plan = _Plan(catalog, share)
     outlines = []
     for ref in feed_refs(catalog):
         base = _base_doc(catalog, ref, _urls(catalog.site, {fmt: ref.path(fmt) for fmt in FEED_FORMATS}))
@@ -64,7 +65,8 @@ def render(catalog: Catalog, sink: Sink | None = None) -> Sink:
         outlines.append(Outline(ref.kind, ref.lang, base["title"], layouts[0].self_urls["atom"],
                                 base["page_url"]))
     plan.write(sink)
-    _add_opml(sink, catalog, outlines)
+    if share is None or share.owns(None):
+        _add_opml(sink, catalog, outlines)
     return sink
 
 
@@ -91,8 +93,8 @@ class _Job:
 class _Plan:
     """Which documents must be written, and the entries they need, built once each."""
 
-    def __init__(self, catalog: Catalog):
-        self.catalog = catalog
+    def __init__(self, catalog: Catalog, share: Share | None):
+        self.catalog, self.share = catalog, share
         self.updated = distinct_updates(catalog)
         self.oldest_first = {item.id: n for n, item in enumerate(reversed(catalog.items))}
         self.jobs: list[_Job] = []
@@ -100,6 +102,9 @@ class _Plan:
 
     def add(self, ref: FeedRef, base: dict, layout: _Layout, pages: int, sink: Sink) -> None:
         members = layout.members
+        order = max((self.oldest_first[item.id] for item in members), default=None)
+        if self.share and not self.share.owns(order):
+            return
         updated = self._updated(members)
         key = digest(self.catalog.fingerprint, ref, layout.number, pages, updated,
                      [self._entry_key(item) for item in members])
@@ -109,8 +114,7 @@ class _Plan:
         listings = {fmt: Listing("feed", FEED_FORMATS[fmt], base["title"], ref.lang, len(members), updated)
                     if layout.number == 0 else None for fmt in FEED_FORMATS}
         if any(sink.wants(path, key) for path in paths.values()):
-            order = max((self.oldest_first[item.id] for item in members), default=-1)
-            self.jobs.append(_Job(order, base, layout, paths, key, listings))
+            self.jobs.append(_Job(-1 if order is None else order, base, layout, paths, key, listings))
         else:
             for fmt, path in paths.items():
                 sink.keep(path, key, listings[fmt])

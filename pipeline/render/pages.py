@@ -28,7 +28,7 @@ from ..urls import (
     organization_path,
     url_of,
 )
-from . import Output, Sink, emit
+from . import Output, Share, Sink, emit
 
 __all__ = ["load_templates", "render"]
 
@@ -49,14 +49,23 @@ def load_templates(folder: Path) -> tuple[Environment, dict[str, dict[str, str]]
     return env, strings
 
 
-def render(catalog: Catalog, templates: Path, sink: Sink | None = None) -> Sink:
-    """Every page, each keyed by the fingerprints of the items it shows."""
+def render(catalog: Catalog, templates: Path, sink: Sink | None = None, share: Share | None = None) -> Sink:
+    """Every page (or ``share`` of them), each keyed by the fingerprints of the items it shows."""
     env, strings = load_templates(templates)
     sink = Output() if sink is None else sink
     fp = catalog.item_fingerprint
     site = catalog.site
+    count = len(catalog.items)
+    position = {item.id: count - 1 - n for n, item in enumerate(catalog.items)} if share else {}
     for lang in site.languages:
         page = _Pages(catalog, env, strings, lang)
+        for item in catalog.in_language(lang):
+            if share and not share.owns(position[item.id]):
+                continue
+            key = digest(catalog.fingerprint, "item", fp(item), [fp(t) for t in catalog.translations(item)])
+            emit(sink, news_path(item.slug), key, partial(page.item, item))
+        if share and not share.owns(None):
+            continue
         front = catalog.in_language(lang)[:FRONT_PAGE_ITEMS]
         emit(sink, index_path(site, lang), digest(catalog.fingerprint, "front", lang, [fp(i) for i in front]),
              page.front)
@@ -65,9 +74,6 @@ def render(catalog: Catalog, templates: Path, sink: Sink | None = None) -> Sink:
             emit(sink, organization_path(site, lang, profile.slug),
                  digest(catalog.fingerprint, "organization", lang, profile.slug, [fp(i) for i in shown]),
                  partial(page.organization, profile))
-        for item in catalog.in_language(lang):
-            key = digest(catalog.fingerprint, "item", fp(item), [fp(t) for t in catalog.translations(item)])
-            emit(sink, news_path(item.slug), key, partial(page.item, item))
     return sink
 
 
