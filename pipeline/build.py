@@ -27,7 +27,7 @@ from .model import Problem
 from .publish import Publisher, PublishError, PublishResult, output_lock
 from .render import Output, Share, Sink, emit, feeds, pages, partners, schemas, syndication
 
-__all__ = ["BuildReport", "ContentErrors", "build_site", "check_content", "render_all"]
+__all__ = ["BuildReport", "ContentErrors", "build_site", "catalog_for", "check_content", "render_all"]
 
 GENERATOR = f"newsroom {__version__}"
 
@@ -168,6 +168,14 @@ def _picklable(exc: BaseException) -> BaseException:
         return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
+def catalog_for(config: Config, content: Content, now: datetime) -> Catalog:
+    """The catalog of loaded content at ``now``, with what renderers need to skip
+    unchanged files and to read bodies from the parse cache."""
+    return build_catalog(content.news, content.profiles, config.site, config.topics, now,
+                         fingerprint=world_fingerprint(config, content),
+                         item_fingerprints=content.fingerprints, read_body=content.body)
+
+
 def world_fingerprint(config: Config, content: Content) -> str:
     """A digest of everything but the items that output depends on: Newsroom's code and
     the libraries that write for it, newsroom.toml, the templates and the profiles. When
@@ -227,10 +235,7 @@ def build_site(config: Config, now: datetime, content_dir: Path | None = None,
     content = load_content(config, content_dir)
     if content.problems and not keep_going:
         raise ContentErrors(content.problems)
-    catalog = build_catalog(content.news, content.profiles, config.site, config.topics, now,
-                            fingerprint=world_fingerprint(config, content),
-                            item_fingerprints=getattr(content, "fingerprints", None),
-                            read_body=getattr(content, "body", None))
+    catalog = catalog_for(config, content, now)
     output_dir = (output_dir or config.paths.output).resolve()
     _refuse_overlap(output_dir, config, content_dir)
     # One build at a time per output folder: the journal and the tree must move together.

@@ -7,19 +7,37 @@ so the CLI can report them all at once.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import mimetypes
+import os
 import re
+import sys
 import unicodedata
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from itertools import repeat
+from multiprocessing import get_context
+from operator import attrgetter
 from pathlib import Path
 
-from .cache import ParseCache
+from .cache import Bodies, Packed, ParseCache, Parsed, Signature, pack, signature
 from .config import Config, Site, Topic
 from .model import Image, NewsItem, Problem, Profile
 from .readers import parse_news, parse_profile
 
-__all__ = ["Content", "load_content"]
+__all__ = ["PARALLEL_FROM", "Content", "load_content"]
+
+# Parsing this many files or more is split between worker processes. Below it, starting
+# them costs more than it saves. Each task is a chunk of files, so results cross the
+# process boundary in few, large messages.
+PARALLEL_FROM = 200
+_CHUNK = 200
+_TASKS_PER_POOL = 10
+
+Found = tuple[str, str, Signature]   # (path relative to the content folder, full path, stat)
 
 
 @dataclass(frozen=True)
@@ -30,35 +48,47 @@ class Content:
     media: dict[str, Path] = field(default_factory=dict)   # output path -> source file
     files_read: int = 0
     files_parsed: int = 0                                  # cache misses
+    fingerprints: dict[str, str] = field(default_factory=dict)   # source -> short hash, see _fingerprints
+    _bodies: Bodies | None = field(default=None, repr=False, compare=False)
 
     @property
     def bad_files(self) -> tuple[str, ...]:
         return tuple(sorted({p.path for p in self.problems}))
 
+    def body(self, item: NewsItem) -> str:
+        """The item's sanitized body HTML. Through the parse cache, ``item.body_html`` is empty
+        and the body is read from the cache now: all of them at once would be most of a
+        build's memory."""
+        return item.body_html if self._bodies is None else self._bodies.get(item.source)
 
-def load_content(config: Config, content_dir: Path | None = None,
-                 use_cache: bool = True) -> Content:
+    def close(self) -> None:
+        """Release the parse cache's connection now (a later :meth:`body` opens another).
+        Optional: the garbage collector would, at its next full collection (an SQLite
+        connection sits in a reference cycle)."""
+        if self._bodies is not None:
+            self._bodies.close()
+
+
+def load_content(config: Config, content_dir: Path | None = None, use_cache: bool = True,
+                 parallel_from: int = PARALLEL_FROM) -> Content:
     content_dir = (content_dir or config.paths.content).resolve()
     site = config.site
-    cache = ParseCache.open(config.paths.state, site) if use_cache else ParseCache.disabled()
-    news_files = sorted((content_dir / "news").rglob("*.md"))
-    profile_files = sorted((content_dir / "profiles").glob("*.md"))
-
-    results: dict[str, tuple[NewsItem | Profile | None, list[Problem]]] = {}
-    for path in news_files + profile_files:
-        rel = path.relative_to(content_dir).as_posix()
-        reader = parse_news if rel.startswith("news/") else parse_profile
-        raw = path.read_bytes()
-        results[rel] = cache.get_or_read(rel, raw, lambda r=rel, b=raw, rd=reader: rd(r, b, site))
-    cache.save()
+    cache = ParseCache.open(config.paths.state, site) if use_cache else ParseCache.disabled(site)
+    try:
+        files = _scan(content_dir)
+        results, parsed = _read(files, cache, site, parallel_from)
+        bodies = cache.commit()
+    except BaseException:
+        cache.close()
+        raise
 
     # the checks across files also run on files with problems of their own (all problems in
     # one pass), but a sound file claims a slug or id before a broken one
-    problems = [p for _, found in results.values() for p in found]
+    problems = [p for _, _, found in results for p in found]
     broken = {p.path for p in problems}
-    parsed = [r for r, _ in results.values() if r is not None]
-    all_profiles = [r for r in parsed if isinstance(r, Profile)]
-    news = [r for r in parsed if isinstance(r, NewsItem)]
+    records = [r for _, r, _ in results if r is not None]
+    all_profiles = [r for r in records if isinstance(r, Profile)]
+    news = [r for r in records if isinstance(r, NewsItem)]
     profiles = _unique_profiles(all_profiles, broken, problems)
     problems += _check_profiles(all_profiles, config.topics)
     problems += _check_news(news, config.topics, profiles)
@@ -70,19 +100,132 @@ def load_content(config: Config, content_dir: Path | None = None,
     bad = {p.path for p in problems}
     shown = [_display(p, content_dir) for p in sorted(problems, key=lambda p: (p.path, p.line))]
     good_profiles = {s: p for s, p in sorted(profiles.items()) if p.source not in bad}
+    skipped = {s for s, p in profiles.items() if p.source in bad}
+    good_news = tuple(_without_skipped_organizations(n, skipped) if skipped else n
+                      for n in news if n.source not in bad)
+    digests = {name: digest for (name, _, _), (digest, _, _) in zip(files, results, strict=True)}
     return Content(
-        news=tuple(_without_skipped_organizations(n, good_profiles) for n in news if n.source not in bad),
+        news=good_news,
         profiles=good_profiles,
         problems=tuple(shown),
         media=media,
-        files_read=len(results),
-        files_parsed=cache.misses,
+        files_read=len(files),
+        files_parsed=parsed,
+        fingerprints=_fingerprints(good_news, good_profiles.values(), digests, cache.fingerprint),
+        _bodies=bodies,
     )
 
 
-def _without_skipped_organizations(item: NewsItem, profiles: dict[str, Profile]) -> NewsItem:
+def _scan(content_dir: Path) -> list[Found]:
+    """Every news file (sub-folders too), then every profile, each in path order; one
+    ``scandir`` per folder gives names and types without a Path object per file."""
+    news: list[Found] = []
+    profiles: list[Found] = []
+    _markdown_files(content_dir, "news", news, recursive=True)
+    _markdown_files(content_dir, "profiles", profiles, recursive=False)
+    return news + profiles
+
+
+def _markdown_files(content_dir: Path, folder: str, found: list[Found], recursive: bool) -> None:
+    """Depth first, each folder's entries by name: the order of ``sorted(Path.rglob(...))``,
+    which compares paths part by part ("a/x.md" before "a-b/x.md")."""
+    try:
+        entries = sorted(os.scandir(content_dir / folder), key=attrgetter("name"))
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return   # as Path.rglob: a missing or unreadable folder holds no files
+    for entry in entries:
+        name = f"{folder}/{entry.name}"
+        if entry.name.endswith(".md") and entry.is_file():
+            found.append((name, entry.path, signature(entry.stat())))
+        elif recursive and entry.is_dir(follow_symlinks=False):
+            _markdown_files(content_dir, name, found, recursive)
+
+
+def _read(files: list[Found], cache: ParseCache, site: Site,
+          parallel_from: int) -> tuple[list[Parsed], int]:
+    """Every file's result, in order (from the cache where it can), and how many were parsed."""
+    with _collector_paused():
+        results = cache.lookup(files)
+        missed = [i for i, result in enumerate(results) if result is None]
+        todo = [files[i][:2] for i in missed]
+        for i, packed in zip(missed, _parse_all(todo, site, parallel_from), strict=True):
+            name, _, stat = files[i]
+            results[i] = cache.store(name, stat, packed)
+    return results, len(missed)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """While thousands of records are built, CPython's cycle collector would scan the growing
+    heap again and again (a fifth of a warm load); they form no cycles."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _parse_all(todo: list[tuple[str, str]], site: Site, parallel_from: int) -> Iterator[Packed]:
+    """Parse ``(name, path)`` files in order: many of them in two worker processes. Those are
+    forked (Linux only: elsewhere forking a process with system libraries loaded is unsafe),
+    so they start in milliseconds with everything already imported."""
+    workers = min(2, os.cpu_count() or 1)
+    if len(todo) < max(parallel_from, 1) or workers < 2 or sys.platform != "linux":
+        return (_parse_file(name, path, site) for name, path in todo)
+    size = min(_CHUNK, -(-len(todo) // (2 * workers)))   # at least two tasks per worker
+    chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+    return _parse_in_workers(chunks, site, workers)
+
+
+def _parse_in_workers(chunks: list[list[tuple[str, str]]], site: Site, workers: int) -> Iterator[Packed]:
+    """A fresh pair of workers every ``_TASKS_PER_POOL`` chunks: cmarkgfm leaks some 26 KB of
+    C memory per document (it never frees the parse tree), which a worker keeps until it
+    exits; 5,000 files each would take a worker past 150 MB."""
+    for start in range(0, len(chunks), _TASKS_PER_POOL):
+        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+            for packed in pool.map(_parse_chunk, chunks[start:start + _TASKS_PER_POOL], repeat(site)):
+                yield from packed
+
+
+def _parse_chunk(files: list[tuple[str, str]], site: Site) -> list[Packed]:
+    gc.enable()   # forked while the parent had the collector paused: parsing may leave cycles
+    return [_parse_file(name, path, site) for name, path in files]
+
+
+def _parse_file(name: str, path: str, site: Site) -> Packed:
+    """Read and parse one file, packed for the cache (in a worker, that work is spared the
+    parent too, and the result crosses to it as a few strings)."""
+    raw = Path(path).read_bytes()
+    reader = parse_news if name.startswith("news/") else parse_profile
+    return pack((hashlib.sha256(raw).digest(), *reader(name, raw, site)))
+
+
+def _fingerprints(news: Iterable[NewsItem], profiles: Iterable[Profile], digests: dict[str, bytes],
+                  salt: str) -> dict[str, str]:
+    """Per source file, a hash of everything its final record depends on: the file's bytes,
+    the site settings and reader code (the cache's fingerprint, ``salt``), the image as
+    resolved (a new picture under the same name gets a new URL) and, for news, the
+    organizations kept; so a renderer can skip what did not change."""
+    salted = hashlib.blake2b(salt.encode(), digest_size=8)
+
+    def fingerprint(source: str, image: Image | None, organizations: tuple[str, ...] = ()) -> str:
+        h = salted.copy()
+        h.update(digests[source])
+        h.update("\0".join(organizations).encode())
+        if image is not None:
+            h.update(repr(image).encode())
+        return h.hexdigest()
+
+    out = {n.source: fingerprint(n.source, n.image, n.organizations) for n in news}
+    out.update((p.source, fingerprint(p.source, p.logo)) for p in profiles)
+    return out
+
+
+def _without_skipped_organizations(item: NewsItem, skipped: set[str]) -> NewsItem:
     """With --keep-going a broken profile is skipped; the items naming it stay, without it."""
-    kept = tuple(o for o in item.organizations if o in profiles)
+    kept = tuple(o for o in item.organizations if o not in skipped)
     return item if kept == item.organizations else replace(item, organizations=kept)
 
 
@@ -123,6 +266,8 @@ def _check_news(news: list[NewsItem], topics: dict[str, Topic],
 
 def _check_unique_news(news: list[NewsItem], broken: set[str]) -> list[Problem]:
     """Slugs, ids and (translation_key, lang) pairs are unique; a clash names both files."""
+    if _all_distinct(news):
+        return []   # the usual case, without sorting thousands of items
     problems = []
     seen: dict[tuple[str, object], NewsItem] = {}
     for item in sorted(news, key=lambda n: (n.source in broken, n.source)):
@@ -139,6 +284,12 @@ def _check_unique_news(news: list[NewsItem], broken: set[str]) -> list[Problem]:
                 problems.append(Problem(item.source, item.line_of(name), name,
                                         f"{shown!r} {what}is also used by {first.source}"))
     return problems
+
+
+def _all_distinct(news: list[NewsItem]) -> bool:
+    translated = [(n.translation_key, n.lang) for n in news if n.translation_key]
+    return (len({n.slug for n in news}) == len({n.id for n in news}) == len(news)
+            and len(set(translated)) == len(translated))
 
 
 def _resolve_image(item: NewsItem, content_dir: Path, site: Site, media: dict[str, Path],

@@ -3,7 +3,6 @@ more than one file; every problem of every file as `path:line: field: message`, 
 
 from __future__ import annotations
 
-import pickle
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,7 +13,7 @@ from pipeline.content import Content, load_content
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 FRONT = "title: A title\ndate: 2026-11-20T10:00\ntopics: [neurological]\n"   # lines 2, 3, 4
-CACHE = Path("state") / "parse-cache.pickle"
+CACHE = Path("state") / "parse-cache.sqlite3"
 
 
 @pytest.fixture(autouse=True)
@@ -371,26 +370,21 @@ def test_broken_files_are_cached_with_their_problems(site):
     ]
 
 
-def _real_cache_with(site, **changes) -> bytes:
-    load(site)
-    stored = pickle.loads(CACHE.read_bytes())
-    stored.update(changes)
-    return pickle.dumps(stored)
+def _garbled_pages() -> bytes:
+    """A sound header (it still opens), garbage where the tables were."""
+    data = CACHE.read_bytes()
+    return data[:100] + b"\xa5" * (len(data) - 100)
 
 
 @pytest.mark.parametrize("corrupt", [
-    lambda site: b"",
-    lambda site: b"this is not a pickle",
-    lambda site: CACHE.read_bytes()[: len(CACHE.read_bytes()) // 2],        # torn
-    lambda site: b"\x80\x05\x8c\x02\xff\xfe\x94.",                          # bad UTF-8 inside
-    lambda site: pickle.dumps(["a", "list"]),
-    lambda site: _real_cache_with(site, entries=["not", "a", "dict"]),
-    lambda site: _real_cache_with(site, version=-1),
+    lambda: b"this is not an SQLite database, whatever its name says",
+    lambda: CACHE.read_bytes()[: len(CACHE.read_bytes()) // 2],            # torn
+    _garbled_pages,
 ])
-def test_a_corrupt_cache_file_is_ignored(site, corrupt):
+def test_a_corrupt_cache_file_is_replaced(site, corrupt):
     site.write_news("a", FRONT)
-    load(site)
-    CACHE.write_bytes(corrupt(site))
+    load(site).close()
+    CACHE.write_bytes(corrupt())
     content = load(site)
     assert content.problems == ()
     assert content.files_parsed == 2                     # everything read afresh
@@ -489,7 +483,7 @@ def test_the_cache_lives_in_the_configured_state_folder(site):
     text = site.config_path.read_text() + '\n[paths]\nstate = "var/newsroom"\n'
     site.config_path.write_text(text)
     load(site)
-    assert (site.root / "var" / "newsroom" / "parse-cache.pickle").is_file()
+    assert (site.root / "var" / "newsroom" / "parse-cache.sqlite3").is_file()
     assert not CACHE.exists()
     assert load(site).files_parsed == 0
 

@@ -21,7 +21,7 @@ import pytest
 from lxml import etree
 from lxml import html as lxml_html
 
-from pipeline.catalog import build_catalog
+from pipeline.build import catalog_for
 from pipeline.content import load_content
 from pipeline.render import dump_json, feeds
 from pipeline.render.feed_json import JsonWriter
@@ -135,7 +135,7 @@ def catalog_of(site: Site):
     config = site.config
     content = load_content(config)
     assert not content.problems, content.problems
-    return build_catalog(content.news, content.profiles, config.site, config.topics, NOW)
+    return catalog_for(config, content, NOW)
 
 
 def render(site: Site):
