@@ -242,7 +242,8 @@ def build_site(config: Config, now: datetime, content_dir: Path | None = None,
     with output_lock(output_dir), _journal(config, output_dir) as journal:
         pending = journal.pending(catalog.items, now)
         step("rendering")
-        publisher = Publisher(output_dir, config.site.base_url, GENERATOR, config.paths.state)
+        publisher = Publisher(output_dir, config.site.base_url, GENERATOR, config.paths.state,
+                              world=catalog.fingerprint)
         try:
             changes = journal.log(now, pending)
             if publisher.fresh and hasattr(os, "fork") and len(catalog.items) > SPLIT_ABOVE:

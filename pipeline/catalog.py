@@ -13,16 +13,22 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from .config import Site, Topic
 from .model import NewsItem, Profile
 
-__all__ = ["Catalog", "build_catalog", "digest", "newest_first"]
+__all__ = ["Catalog", "build_catalog", "digest", "key_of", "newest_first"]
 
 
 def digest(*parts: object) -> str:
     """A short, stable digest of ``parts`` (their ``repr``): the key of an output file."""
     return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+
+
+def key_of(*parts: str) -> str:
+    """:func:`digest` for strings only, without ``repr``: for the 10,000s of keys of a build."""
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
 
 
 def newest_first(items: Iterable[NewsItem]) -> list[NewsItem]:
@@ -59,7 +65,7 @@ class Catalog:
         known = self.item_fingerprints.get(item.source)
         return known if known is not None else digest(item)
 
-    @property
+    @cached_property
     def updated(self) -> datetime | None:
         """The newest change among public items: the date of an empty feed, never the clock."""
         return max((i.modified for i in self.items), default=None)

@@ -69,6 +69,7 @@ class Journal:
 
     def __init__(self, connection: sqlite3.Connection, target: str):
         self._db, self._target = connection, target
+        self._snapshot: dict[str, tuple[str, str, str]] | None = None   # as pending() read it
 
     @classmethod
     def open(cls, path: Path, target: str = "output") -> Journal:
@@ -91,7 +92,7 @@ class Journal:
         """The changes between the last commit and ``public_items``, numbered after the log."""
         rows = self._db.execute("SELECT id, url, lang, modified FROM published WHERE target = ?",
                                 (self._target,))
-        before = {row[0]: row[1:] for row in rows}
+        before = self._snapshot = {row[0]: row[1:] for row in rows}
         seq = self._last_seq()
         changes: list[Change] = []
         current = {}
@@ -131,16 +132,28 @@ class Journal:
                 [(self._target, c.seq, _utc(c.at), c.event, c.id, c.url, c.lang,
                   c.modified.isoformat() if c.modified else None) for c in changes],
             )
-            self._db.execute("DELETE FROM published WHERE target = ?", (self._target,))
-            self._db.executemany(
-                "INSERT INTO published (target, id, url, lang, modified) VALUES (?,?,?,?,?)",
-                [(self._target, i.id, i.url, i.lang, i.modified.isoformat()) for i in public_items],
-            )
+            self._replace_snapshot({i.id: (i.url, i.lang, i.modified.isoformat()) for i in public_items})
             if changes:
                 self._db.execute("INSERT OR REPLACE INTO sequence (target, last_seq) VALUES (?, ?)",
                                  (self._target, changes[-1].seq))
             self._db.execute("DELETE FROM changes WHERE target = ? AND at < ?",
                              (self._target, _utc(now - KEEP)))
+
+
+    def _replace_snapshot(self, rows: dict[str, tuple[str, str, str]]) -> None:
+        """Make the ``published`` rows ``rows``, writing only the difference from the
+        snapshot :meth:`pending` read (10,000 rows are rewritten in no time, but not in none)."""
+        before = self._snapshot
+        if before is None:
+            self._db.execute("DELETE FROM published WHERE target = ?", (self._target,))
+            before = {}
+        gone = [(self._target, item_id) for item_id in before.keys() - rows.keys()]
+        self._db.executemany("DELETE FROM published WHERE target = ? AND id = ?", gone)
+        self._db.executemany(
+            "INSERT OR REPLACE INTO published (target, id, url, lang, modified) VALUES (?,?,?,?,?)",
+            [(self._target, item_id, *row) for item_id, row in rows.items() if before.get(item_id) != row],
+        )
+        self._snapshot = rows
 
 
 def _utc(when: datetime) -> str:

@@ -40,7 +40,7 @@ __all__ = ["MANIFEST_PATH", "PublishError", "PublishResult", "Publisher", "outpu
 
 MANIFEST_PATH = "syndication/index.json"
 MANIFEST_SCHEMA_VERSION = 1
-STATE_VERSION = 1
+STATE_VERSION = 2   # 2: the world fingerprint
 
 
 class PublishError(Exception):
@@ -87,6 +87,7 @@ class TreeState:
     spare_ino: int | None
     files: dict[str, FileRecord]
     stale: set[str] = field(default_factory=set)   # spare files that differ from output's
+    world: str = ""                                 # the catalog fingerprint the keys were made in
 
 
 def _state_file(state_dir: Path, output_dir: Path) -> Path:
@@ -102,7 +103,8 @@ def _load_state(path: Path, output_dir: Path) -> TreeState | None:
             stored = pickle.load(fh)
         if stored.get("version") != STATE_VERSION:
             return None
-        state = TreeState(stored["output_ino"], stored["spare_ino"], stored["files"], stored["stale"])
+        state = TreeState(stored["output_ino"], stored["spare_ino"], stored["files"], stored["stale"],
+                          stored["world"])
     except Exception:   # none yet, torn, or from another version: trust nothing
         return None
     try:
@@ -115,7 +117,7 @@ def _load_state(path: Path, output_dir: Path) -> TreeState | None:
 
 def _save_state(path: Path, state: TreeState) -> None:
     payload = {"version": STATE_VERSION, "output_ino": state.output_ino, "spare_ino": state.spare_ino,
-               "files": state.files, "stale": state.stale}
+               "files": state.files, "stale": state.stale, "world": state.world}
     _atomic_write(path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
 
 
@@ -156,9 +158,10 @@ class Publisher:
     arrive; :meth:`finish` writes the manifest and swaps the tree in. The caller holds
     :func:`output_lock`."""
 
-    def __init__(self, output_dir: Path, base_url: str, generator: str, state_dir: Path | None = None):
+    def __init__(self, output_dir: Path, base_url: str, generator: str, state_dir: Path | None = None,
+                 world: str = ""):
         self.output_dir = output_dir = output_dir.resolve()
-        self.base_url, self.generator = base_url, generator
+        self.base_url, self.generator, self.world = base_url, generator, world
         output_dir.parent.mkdir(parents=True, exist_ok=True)
         _refuse_foreign(output_dir)
         _recover(output_dir)
@@ -208,8 +211,9 @@ class Publisher:
 
     @property
     def fresh(self) -> bool:
-        """Nothing known about the published tree: every file will be rendered."""
-        return self._old is None
+        """Every file will be rendered: nothing is known about the published tree, or it
+        was rendered from other code, templates, configuration or profiles."""
+        return self._old is None or self._old.world != self.world
 
     def records(self) -> tuple:
         """What this publisher recorded: for a forked helper process to hand back."""
@@ -256,7 +260,7 @@ class Publisher:
             _link_tree(self.output_dir, self.spare)
             stale = set()
         _save_state(self._state_path, TreeState(_inode(self.output_dir), _inode(self.spare),  # type: ignore[arg-type]
-                                                self._files, stale))
+                                                self._files, stale, self.world))
         self._state_path.with_suffix(".dirty").unlink(missing_ok=True)
 
     def _removed(self) -> list[str]:

@@ -208,6 +208,9 @@ def distinct_updates(catalog: Catalog) -> dict[str, datetime]:
         ties[min(item.modified, catalog.now)].append(item)
     updated = {}
     for when, items in ties.items():
+        if len(items) == 1:
+            updated[items[0].id] = when
+            continue
         for rank, item in enumerate(sorted(items, key=lambda i: i.id)):
             updated[item.id] = when + timedelta(milliseconds=rank)
     return updated

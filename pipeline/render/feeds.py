@@ -30,7 +30,7 @@ from datetime import datetime
 
 from babel import Locale
 
-from ..catalog import Catalog, digest
+from ..catalog import Catalog, key_of
 from ..config import Site
 from ..model import NewsItem
 from ..urls import (
@@ -106,8 +106,8 @@ class _Plan:
         if self.share and not self.share.owns(order):
             return
         updated = self._updated(members)
-        key = digest(self.catalog.fingerprint, ref, layout.number, pages, updated,
-                     [self._entry_key(item) for item in members])
+        key = key_of(self.catalog.fingerprint, ref.path("atom"), str(layout.number), str(pages),
+                     updated.isoformat(), *[self._entry_key(item) for item in members])
         paths = {fmt: ref.path(fmt) if layout.number == 0 else archive_path(ref, layout.number, fmt)
                  for fmt in FEED_FORMATS}
         # the manifest lists subscription documents, not archive pages
@@ -154,8 +154,9 @@ class _Plan:
         key = self._entry_keys.get(item.id)
         if key is None:
             fp = self.catalog.item_fingerprint
-            key = self._entry_keys[item.id] = digest(
-                fp(item), [fp(t) for t in self.catalog.translations(item)], self.updated[item.id])
+            translations = [fp(t) for t in self.catalog.translations(item)]
+            key = self._entry_keys[item.id] = "+".join(
+                [fp(item), *translations, self.updated[item.id].isoformat()])
         return key
 
 

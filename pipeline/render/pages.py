@@ -15,7 +15,7 @@ from pathlib import Path
 from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from ..catalog import Catalog, digest
+from ..catalog import Catalog, key_of
 from ..model import NewsItem, Profile
 from ..urls import (
     FEED_FORMATS,
@@ -62,17 +62,17 @@ def render(catalog: Catalog, templates: Path, sink: Sink | None = None, share: S
         for item in catalog.in_language(lang):
             if share and not share.owns(position[item.id]):
                 continue
-            key = digest(catalog.fingerprint, "item", fp(item), [fp(t) for t in catalog.translations(item)])
+            key = key_of(catalog.fingerprint, "item", fp(item), *[fp(t) for t in catalog.translations(item)])
             emit(sink, news_path(item.slug), key, partial(page.item, item))
         if share and not share.owns(None):
             continue
         front = catalog.in_language(lang)[:FRONT_PAGE_ITEMS]
-        emit(sink, index_path(site, lang), digest(catalog.fingerprint, "front", lang, [fp(i) for i in front]),
-             page.front)
+        emit(sink, index_path(site, lang),
+             key_of(catalog.fingerprint, "front", lang, *[fp(i) for i in front]), page.front)
         for profile in catalog.profiles.values():
             shown = page.organization_items(profile)
             emit(sink, organization_path(site, lang, profile.slug),
-                 digest(catalog.fingerprint, "organization", lang, profile.slug, [fp(i) for i in shown]),
+                 key_of(catalog.fingerprint, "organization", lang, profile.slug, *[fp(i) for i in shown]),
                  partial(page.organization, profile))
     return sink
 
