@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -203,16 +202,15 @@ def distinct_updates(catalog: Catalog) -> dict[str, datetime]:
     across the site. The W3C validator warns about two Atom entries with the same
     ``updated`` (translations published together, two items dated by day); items that
     tie get 1 ms, 2 ms… added in id order, the same in every feed."""
-    ties: dict[datetime, list[NewsItem]] = defaultdict(list)
-    for item in catalog.items:
-        ties[min(item.modified, catalog.now)].append(item)
-    updated = {}
-    for when, items in ties.items():
-        if len(items) == 1:
-            updated[items[0].id] = when
-            continue
-        for rank, item in enumerate(sorted(items, key=lambda i: i.id)):
-            updated[item.id] = when + timedelta(milliseconds=rank)
+    # sorted rather than grouped in a dict: hashing an aware datetime asks its time zone
+    # for the offset, comparing two with the same zone does not
+    now = catalog.now
+    updated: dict[str, datetime] = {}
+    previous, rank = None, 0
+    for when, item_id in sorted((min(item.modified, now), item.id) for item in catalog.items):
+        rank = rank + 1 if when == previous else 0
+        previous = when
+        updated[item_id] = when + timedelta(milliseconds=rank) if rank else when
     return updated
 
 

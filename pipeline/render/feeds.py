@@ -98,16 +98,17 @@ class _Plan:
         self.updated = distinct_updates(catalog)
         self.oldest_first = {item.id: n for n, item in enumerate(reversed(catalog.items))}
         self.jobs: list[_Job] = []
-        self._entry_keys: dict[str, str] = {}
+        self.entry_keys = self._entry_keys()
 
     def add(self, ref: FeedRef, base: dict, layout: _Layout, pages: int, sink: Sink) -> None:
         members = layout.members
-        order = max((self.oldest_first[item.id] for item in members), default=None)
+        order = self._order(members)
         if self.share and not self.share.owns(order):
             return
         updated = self._updated(members)
+        entry_keys = self.entry_keys
         key = key_of(self.catalog.fingerprint, ref.path("atom"), str(layout.number), str(pages),
-                     updated.isoformat(), *[self._entry_key(item) for item in members])
+                     updated.isoformat(), *[entry_keys[item.id] for item in members])
         paths = {fmt: ref.path(fmt) if layout.number == 0 else archive_path(ref, layout.number, fmt)
                  for fmt in FEED_FORMATS}
         # the manifest lists subscription documents, not archive pages
@@ -149,15 +150,16 @@ class _Plan:
             return max(self.updated[item.id] for item in members)
         return min(self.catalog.updated or self.catalog.now, self.catalog.now)
 
-    def _entry_key(self, item: NewsItem) -> str:
-        """What the item's entry depends on: itself, its translations, its ``updated``."""
-        key = self._entry_keys.get(item.id)
-        if key is None:
-            fp = self.catalog.item_fingerprint
-            translations = [fp(t) for t in self.catalog.translations(item)]
-            key = self._entry_keys[item.id] = "+".join(
-                [fp(item), *translations, self.updated[item.id].isoformat()])
-        return key
+    def _order(self, members: Sequence[NewsItem]) -> int | None:
+        """The oldest-first position of the newest member (the first: members are newest first)."""
+        return self.oldest_first[members[0].id] if members else None
+
+    def _entry_keys(self) -> dict[str, str]:
+        """What each item's entry depends on: itself, its translations, its ``updated``."""
+        catalog, fp = self.catalog, self.catalog.item_fingerprint
+        return {item.id: "+".join([fp(item), *[fp(t) for t in catalog.translations(item)],
+                                   self.updated[item.id].isoformat()])
+                for item in catalog.items}
 
 
 def feed_refs(catalog: Catalog) -> list[FeedRef]:
