@@ -451,3 +451,15 @@ def _html_contents(path: str, data: bytes) -> list[str]:
     root = etree.fromstring(data)
     names = (f"{ATOM}content", "{http://purl.org/rss/1.0/modules/content/}encoded", "description")
     return [e.text for name in names for e in root.iter(name) if e.text and "<" in e.text]
+
+
+def test_the_one_pass_member_index_lists_what_items_of_lists(site):
+    site.write_profile("kuh", "name: {en: KUH, fi: KYS}\nkind: hospital\n")
+    for n in range(6):
+        site.write_news(f"n{n}", f"title: N{n}\ndate: 2026-10-0{n + 1}\nlang: {'en' if n % 2 else 'fi'}\n"
+                                 f"topics: [neurological{', medtech' if n % 3 else ''}]\n"
+                                 f"organizations: [{'uef' if n % 2 else 'uef, kuh'}]\n")
+    catalog = catalog_of(site)
+    members = feeds._members(catalog)
+    for ref in feeds.feed_refs(catalog):
+        assert members.get(ref, []) == list(feeds.items_of(catalog, ref)), ref
