@@ -18,12 +18,14 @@ import feedgen.version
 import feedparser
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 from lxml import html as lxml_html
 
 from pipeline.build import catalog_for
 from pipeline.content import load_content
-from pipeline.render import dump_json, feeds
+from pipeline.render import dump_json, feed_model, feeds
 from pipeline.render.feed_json import JsonWriter
 from pipeline.render.feed_model import build_entries, looks_like_markup, xml_text
 from pipeline.render.feed_xml import XmlWriter
@@ -463,3 +465,13 @@ def test_the_one_pass_member_index_lists_what_items_of_lists(site):
     members = feeds._members(catalog)
     for ref in feeds.feed_refs(catalog):
         assert members.get(ref, []) == list(feeds.items_of(catalog, ref)), ref
+
+
+URL_PARTS = st.sampled_from([' href="', ' src="', '\thref="', '\nsrc="', 'href="', '#x"', 'https://a"',
+                             'mailto:b"', "x", " ", "\n", 'rel/"', '"', "1a:"])
+
+
+@settings(max_examples=500)
+@given(st.lists(URL_PARTS, max_size=12).map("".join))
+def test_the_fast_relative_url_check_agrees_with_the_regular_expression(body):
+    assert feed_model._has_relative_url(body) == bool(feed_model._RELATIVE_URL_ATTR.search(body))

@@ -44,6 +44,8 @@ _TAG = re.compile(r"<[/!?A-Za-z]")
 _URL_ATTR = re.compile(r'(\s(?:href|src)=")([^"]*)"')
 _RELATIVE_URL_ATTR = re.compile(r'\s(?:href|src)="(?![A-Za-z][A-Za-z0-9+.-]*:)')
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_SCHEME_AT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+_OTHER_SPACE_URL_ATTR = re.compile(r'[^\S ](?:href|src)="(?![A-Za-z][A-Za-z0-9+.-]*:)')
 TRANSLATION_TYPE = "text/html; charset=utf-8"
 # characters a URL may carry as they are; everything else is percent-encoded
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
@@ -91,7 +93,7 @@ def absolute_html(body: str, base: str) -> str:
     """Make every ``href``/``src`` in sanitized HTML absolute against ``base`` (the item's
     page). Markdown links are already absolute; raw HTML and ``#fragment`` links may not
     be, and readers resolve feed content against the feed, not the page."""
-    if not _RELATIVE_URL_ATTR.search(body):
+    if not _has_relative_url(body):
         return body
 
     def fix(match: re.Match[str]) -> str:
@@ -101,6 +103,19 @@ def absolute_html(body: str, base: str) -> str:
         return f'{match.group(1)}{html.escape(urljoin(base, value))}"'
 
     return _URL_ATTR.sub(fix, body)
+
+
+def _has_relative_url(body: str) -> bool:
+    """``_RELATIVE_URL_ATTR.search(body)``, several times faster on a long body: the
+    sanitizer writes attributes after one space, so str.find can look for them."""
+    for attribute in (' href="', ' src="'):
+        at = body.find(attribute)
+        while at != -1:
+            value = at + len(attribute)
+            if not _SCHEME_AT.match(body, value):
+                return True
+            at = body.find(attribute, value)
+    return bool(_OTHER_SPACE_URL_ATTR.search(body)) if "\t" in body or "\n" in body else False
 
 
 @dataclass(frozen=True, slots=True)
