@@ -35,7 +35,6 @@ __all__ = ["PARALLEL_FROM", "Content", "load_content"]
 # process boundary in few, large messages.
 PARALLEL_FROM = 200
 _CHUNK = 200
-_TASKS_PER_POOL = 10
 
 Found = tuple[str, str, Signature]   # (path relative to the content folder, full path, stat)
 
@@ -180,13 +179,9 @@ def _parse_all(todo: list[tuple[str, str]], site: Site, parallel_from: int) -> I
 
 
 def _parse_in_workers(chunks: list[list[tuple[str, str]]], site: Site, workers: int) -> Iterator[Packed]:
-    """A fresh pair of workers every ``_TASKS_PER_POOL`` chunks: cmarkgfm leaks some 26 KB of
-    C memory per document (it never frees the parse tree), which a worker keeps until it
-    exits; 5,000 files each would take a worker past 150 MB."""
-    for start in range(0, len(chunks), _TASKS_PER_POOL):
-        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-            for packed in pool.map(_parse_chunk, chunks[start:start + _TASKS_PER_POOL], repeat(site)):
-                yield from packed
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        for packed in pool.map(_parse_chunk, chunks, repeat(site)):
+            yield from packed
 
 
 def _parse_chunk(files: list[tuple[str, str]], site: Site) -> list[Packed]:
