@@ -279,7 +279,6 @@ def test_parallel_parsing_gives_what_serial_parsing_gives(site, monkeypatch, use
     pools = []
     in_workers = content_module._parse_in_workers
     monkeypatch.setattr(content_module, "_parse_in_workers", lambda *a: pools.append(1) or in_workers(*a))
-    monkeypatch.setattr(content_module, "_TASKS_PER_POOL", 2)   # several pools, one after another
     parallel = load_content(site.config, use_cache=use_cache, parallel_from=1)
     assert pools
     assert parallel.files_parsed == serial.files_parsed == 27
