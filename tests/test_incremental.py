@@ -70,8 +70,10 @@ def cold_dir(tmp_path):
     return tmp_path
 
 
-def test_every_kind_of_edit_gives_the_cold_build_output(big_site, cold_dir):
+@pytest.mark.parametrize("processes", [1, 2])
+def test_every_kind_of_edit_gives_the_cold_build_output(big_site, cold_dir, monkeypatch, processes):
     site = big_site
+    monkeypatch.setattr(build, "SPLIT_ABOVE", 0 if processes == 2 else 10**9)
     assert_same_as_cold(site, cold_dir)
 
     story(site, "en-2", 2, body="An edited old story, deep in the archive pages.\n")  # body edit
