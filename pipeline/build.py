@@ -12,7 +12,7 @@ import pickle
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +22,7 @@ from . import __version__
 from .catalog import Catalog, build_catalog, digest
 from .config import Config, ConfigError, secret
 from .content import Content, load_content
-from .journal import Change, Journal
+from .journal import ChangeLog, Journal
 from .model import Problem
 from .publish import Publisher, PublishError, PublishResult, output_lock
 from .render import Output, Share, Sink, emit, feeds, pages, partners, schemas, syndication
@@ -80,15 +80,15 @@ def check_content(config: Config, content_dir: Path | None = None) -> Content:
 
 
 def render_all(catalog: Catalog, config: Config, content: Content,
-               changes: Sequence[Change] = (), sink: Sink | None = None) -> Sink:
+               changes: ChangeLog | None = None, sink: Sink | None = None) -> Sink:
     """Every output file of a build, into ``sink`` (default: in memory)."""
     sink = Output() if sink is None else sink
     pages.render(catalog, config.paths.templates, sink)
-    _render_the_rest(catalog, config, content, changes, sink)
+    _render_the_rest(catalog, config, content, changes or ChangeLog.of(()), sink)
     return sink
 
 
-def _render_split(catalog: Catalog, config: Config, content: Content, changes: Sequence[Change],
+def _render_split(catalog: Catalog, config: Config, content: Content, changes: ChangeLog,
                   publisher: Publisher) -> None:
     """:func:`render_all` on both cores: the pages and feed documents of the older half of
     the items in a forked process, the newer half and the site-wide files here, both
@@ -112,7 +112,7 @@ def _render_split(catalog: Catalog, config: Config, content: Content, changes: S
     publisher.merge(wait())
 
 
-def _render_the_rest(catalog: Catalog, config: Config, content: Content, changes: Sequence[Change],
+def _render_the_rest(catalog: Catalog, config: Config, content: Content, changes: ChangeLog,
                      sink: Sink, share: Share | None = None) -> None:
     """Everything but the pages: feeds (or their ``share``) and the site-wide files."""
     feeds.render(catalog, sink, share)

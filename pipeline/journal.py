@@ -12,7 +12,7 @@ appear here, so the change log cannot leak them.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +20,7 @@ from pathlib import Path
 from .config import ConfigError
 from .model import NewsItem
 
-__all__ = ["Change", "Journal"]
+__all__ = ["Change", "ChangeLog", "Journal"]
 
 SCHEMA_VERSION = 1
 KEEP = timedelta(days=90)
@@ -61,6 +61,26 @@ class Change:
     url: str
     lang: str
     modified: datetime | None = None   # the item's date/updated, for published and updated
+
+
+@dataclass(frozen=True)
+class ChangeLog:
+    """The change log partners see: the last 90 days plus this build's pending changes.
+    Its size and ends come from one query; the rows themselves are read only when
+    changes.json must be written (a rebuild after one edit usually finds it unchanged)."""
+
+    count: int
+    first_seq: int | None
+    last_seq: int | None
+    seq_sum: int                    # with the rest, names the set of rows (they never change)
+    latest: datetime | None         # the newest change's instant
+    read: Callable[[], list[Change]]
+
+    @classmethod
+    def of(cls, changes: Sequence[Change]) -> ChangeLog:
+        rows = list(changes)
+        return cls(len(rows), rows[0].seq if rows else None, rows[-1].seq if rows else None,
+                   sum(c.seq for c in rows), max((c.at for c in rows), default=None), lambda: rows)
 
 
 class Journal:
@@ -109,14 +129,22 @@ class Journal:
             changes.append(Change(seq, now, "withdrawn", item_id, url, lang))
         return changes
 
-    def log(self, now: datetime, pending: Iterable[Change] = ()) -> list[Change]:
+    def log(self, now: datetime, pending: Sequence[Change] = ()) -> ChangeLog:
         """The change log as partners see it: the last 90 days, oldest first, plus ``pending``."""
-        rows = self._db.execute(
-            "SELECT seq, at, event, id, url, lang, modified FROM changes"
-            " WHERE target = ? AND at >= ? ORDER BY seq",
-            (self._target, _utc(now - KEEP)),
-        )
-        return [_change(row) for row in rows] + list(pending)
+        window = (self._target, _utc(now - KEEP))
+        count, first, last, total, latest = self._db.execute(
+            "SELECT COUNT(*), MIN(seq), MAX(seq), TOTAL(seq), MAX(at) FROM changes"
+            " WHERE target = ? AND at >= ?", window).fetchone()
+        ats = [c.at for c in pending] + ([datetime.fromisoformat(latest)] if latest else [])
+
+        def read() -> list[Change]:
+            rows = self._db.execute("SELECT seq, at, event, id, url, lang, modified FROM changes"
+                                    " WHERE target = ? AND at >= ? ORDER BY seq", window)
+            return [_change(row) for row in rows] + list(pending)
+
+        return ChangeLog(count + len(pending), first if count else (pending[0].seq if pending else None),
+                         pending[-1].seq if pending else last, int(total) + sum(c.seq for c in pending),
+                         max(ats, default=None), read)
 
     def _last_seq(self) -> int:
         # kept apart from the changes table: pruning old changes must never reuse a number

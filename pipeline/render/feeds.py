@@ -156,10 +156,11 @@ class _Plan:
         return self.oldest_first[members[0].id] if members else None
 
     def _entry_keys(self) -> dict[str, str]:
-        """What each item's entry depends on: itself, its translations, its ``updated``."""
-        catalog, fp = self.catalog, self.catalog.item_fingerprint
+        """What each item's entry depends on: itself, its translations, its ``updated``
+        (written out only where it is not the item's own: a tie moved it, or the clock)."""
+        catalog, fp, updated = self.catalog, self.catalog.item_fingerprint, self.updated
         return {item.id: "+".join([fp(item), *[fp(t) for t in catalog.translations(item)],
-                                   self.updated[item.id].isoformat()])
+                                   "" if updated[item.id] is item.modified else updated[item.id].isoformat()])
                 for item in catalog.items}
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from ..catalog import Catalog, digest
-from ..journal import KEEP, Change
+from ..journal import KEEP, Change, ChangeLog
 from ..model import Profile
 from ..urls import FEED_FORMATS, FeedRef, organization_path, url_of
 from . import Listing, Output, Sink, dump_json, emit
@@ -21,7 +21,7 @@ FORMAT_VERSION = 1
 JSON = "application/json"
 
 
-def render(catalog: Catalog, changes: Sequence[Change], sink: Sink | None = None) -> Sink:
+def render(catalog: Catalog, changes: ChangeLog, sink: Sink | None = None) -> Sink:
     output = Output() if sink is None else sink
     site = catalog.site
     title = site.text(site.title, site.default_language)
@@ -30,13 +30,13 @@ def render(catalog: Catalog, changes: Sequence[Change], sink: Sink | None = None
                        catalog.updated))
     output.add(TOPICS_PATH, dump_json(_topics(catalog)),
                Listing("topics", JSON, f"{title}: topics", None, len(catalog.topics), catalog.updated))
-    updated = max((c.at.astimezone(site.timezone) for c in changes), default=catalog.updated)
-    # journal rows never change and sequence numbers are never reused: the first and last
-    # number and the count name the log (it can hold one row per item: 10,000 of them)
-    key = digest(catalog.fingerprint, len(changes), changes[0].seq if changes else None,
-                 changes[-1].seq if changes else None, updated)
-    emit(output, CHANGES_PATH, key, lambda: dump_json(_changes(catalog, changes, updated)),
-         Listing("changes", JSON, f"{title}: change log", None, len(changes), updated))
+    updated = changes.latest.astimezone(site.timezone) if changes.latest else catalog.updated
+    # journal rows never change and sequence numbers are never reused: the count, ends and
+    # sum of the numbers name the log (it can hold one row per item: 10,000 of them)
+    key = digest(catalog.fingerprint, changes.count, changes.first_seq, changes.last_seq, changes.seq_sum,
+                 updated)
+    emit(output, CHANGES_PATH, key, lambda: dump_json(_changes(catalog, changes.read(), updated)),
+         Listing("changes", JSON, f"{title}: change log", None, changes.count, updated))
     return output
 
 
