@@ -117,7 +117,7 @@ def _render_the_rest(catalog: Catalog, config: Config, content: Content, changes
     """Everything but the pages: feeds (or their ``share``) and the site-wide files."""
     feeds.render(catalog, sink, share)
     syndication.render(catalog, changes, sink)
-    partners.render(catalog, config.partners).send_to(sink)
+    partners.render(catalog, config.partners, sink)
     schemas.render(config.site).send_to(sink)
     for path in sorted(_visible_media(catalog)):
         # the name carries a hash of the bytes: the same name is the same file

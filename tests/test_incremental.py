@@ -45,10 +45,27 @@ def story(site: Site, slug: str, day: int, lang: str = "en", key: str | None = N
     site.write_news(slug, front + extra, body)
 
 
+PARTNERS = """
+[[partners]]
+id = "city"
+languages = ["fi", "en"]
+max_items = 6
+include_partner_only = true
+
+[[partners]]
+id = "portal"
+topics = ["medtech"]
+languages = ["en"]
+max_items = 3
+"""
+
+
 @pytest.fixture
 def big_site(site: Site) -> Site:
     """Enough items for archive pages (feed_items = 5), in two languages, with translations."""
+    site.config_path.write_text(site.config_path.read_text(encoding="utf-8") + PARTNERS, encoding="utf-8")
     site.write_profile("kuh", "name: {en: Kuopio University Hospital, fi: KYS}\nkind: hospital\n")
+    story(site, "partner-note", 9, extra="visibility: partners\n")
     for day in range(1, 15):
         story(site, f"en-{day}", day, "en", key=f"k{day}" if day % 3 else None)
         if day % 3:
@@ -75,6 +92,7 @@ def test_every_kind_of_edit_gives_the_cold_build_output(big_site, cold_dir, monk
     site = big_site
     monkeypatch.setattr(build, "SPLIT_ABOVE", 0 if processes == 2 else 10**9)
     assert_same_as_cold(site, cold_dir)
+    assert b"partner-note" in (site.output / "syndication/partners/city.json").read_bytes()
 
     story(site, "en-2", 2, body="An edited old story, deep in the archive pages.\n")  # body edit
     report = assert_same_as_cold(site, cold_dir)

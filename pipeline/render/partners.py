@@ -9,13 +9,14 @@ partner-only items when the partner is allowed them. Each item carries a
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from ..catalog import Catalog, newest_first
+from ..catalog import Catalog, key_of, newest_first
 from ..config import Partner
 from ..model import NewsItem
 from ..urls import organization_path, url_of
-from . import Listing, Output, dump_json
+from . import Listing, Output, Sink, dump_json, emit
 
 __all__ = ["partner_items", "partner_path", "render"]
 
@@ -28,21 +29,41 @@ def partner_path(partner_id: str) -> str:
     return f"syndication/partners/{partner_id}.json"
 
 
-def render(catalog: Catalog, partners: tuple[Partner, ...]) -> Output:
-    output = Output()
+def render(catalog: Catalog, partners: tuple[Partner, ...], sink: Sink | None = None) -> Sink:
+    output = Output() if sink is None else sink
+    fp = catalog.item_fingerprint
     for partner in partners:
         items = partner_items(catalog, partner)
-        document = _feed(catalog, partner, items)
         updated = max((i.modified for i in items), default=catalog.updated)
         language = partner.languages[0] if len(partner.languages) == 1 else None
-        output.add(partner_path(partner.id), dump_json(document),
-                   Listing("partner", JSON_FEED, document["title"], language, len(items), updated))
+        translations = _translation_index(_pool(catalog, partner))
+        # an item shows its translations' links: their fingerprints are part of the key
+        key = key_of(catalog.fingerprint, partner.id, str(updated), *[
+            fp(item) + "".join(fp(t) for t in translations.get(item.translation_key or "", ()))
+            for item in items])
+        emit(output, partner_path(partner.id), key,
+             partial(_document, catalog, partner, items),
+             Listing("partner", JSON_FEED, _title(catalog, partner), language, len(items), updated))
     return output
+
+
+def _document(catalog: Catalog, partner: Partner, items: list[NewsItem]) -> bytes:
+    return dump_json(_feed(catalog, partner, items))
+
+
+def _pool(catalog: Catalog, partner: Partner) -> tuple[NewsItem, ...]:
+    return catalog.items + (catalog.partner_only if partner.include_partner_only else ())
+
+
+def _title(catalog: Catalog, partner: Partner) -> str:
+    site = catalog.site
+    lang = partner.languages[0] if len(partner.languages) == 1 else site.default_language
+    return f"{site.text(site.title, lang)}: {partner.id}"
 
 
 def partner_items(catalog: Catalog, partner: Partner) -> list[NewsItem]:
     """The partner's view: newest first, filtered, capped."""
-    pool = catalog.items + (catalog.partner_only if partner.include_partner_only else ())
+    pool = _pool(catalog, partner)
     chosen = [
         item for item in pool
         if (not partner.topics or set(item.topics) & set(partner.topics))
@@ -54,11 +75,10 @@ def partner_items(catalog: Catalog, partner: Partner) -> list[NewsItem]:
 def _feed(catalog: Catalog, partner: Partner, items: list[NewsItem]) -> dict:
     site = catalog.site
     lang = partner.languages[0] if len(partner.languages) == 1 else site.default_language
-    pool = catalog.items + (catalog.partner_only if partner.include_partner_only else ())
-    translations = _translation_index(pool)
+    translations = _translation_index(_pool(catalog, partner))
     document = {
         "version": JSON_FEED_VERSION,
-        "title": f"{site.text(site.title, lang)}: {partner.id}",
+        "title": _title(catalog, partner),
         "home_page_url": site.base_url,
         "feed_url": url_of(site, partner_path(partner.id)),
         "description": site.text(site.description, lang) or site.text(site.title, lang),
