@@ -49,7 +49,7 @@ PARTNERS = """
 [[partners]]
 id = "city"
 languages = ["fi", "en"]
-max_items = 6
+max_items = 30
 include_partner_only = true
 
 [[partners]]
