@@ -8,9 +8,11 @@ from __future__ import annotations
 import html
 import json
 import re
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import feedgen.entry
 import feedgen.feed
@@ -25,9 +27,9 @@ from lxml import html as lxml_html
 
 from pipeline.build import catalog_for
 from pipeline.content import load_content
-from pipeline.render import dump_json, feed_model, feeds
+from pipeline.render import dump_json, feed_model, feed_xml, feeds
 from pipeline.render.feed_json import JsonWriter
-from pipeline.render.feed_model import build_entries, looks_like_markup, xml_text
+from pipeline.render.feed_model import Category, Entry, Link, build_entries, looks_like_markup, xml_text
 from pipeline.render.feed_xml import XmlWriter
 from pipeline.urls import FEED_FORMATS
 
@@ -475,3 +477,37 @@ URL_PARTS = st.sampled_from([' href="', ' src="', '\thref="', '\nsrc="', 'href="
 @given(st.lists(URL_PARTS, max_size=12).map("".join))
 def test_the_fast_relative_url_check_agrees_with_the_regular_expression(body):
     assert feed_model._has_relative_url(body) == bool(feed_model._RELATIVE_URL_ATTR.search(body))
+
+
+NASTY = st.sampled_from(["&", "<b>", "</p>", "&amp;", "AT&T", '"', "'", "\t", "\n", "\r", " ", "ä", "€",
+                         "x < y", "]]>", "&#39;"])
+TEXT = st.lists(NASTY | st.text(max_size=4), max_size=6).map("".join).map(xml_text)
+WORDS = TEXT.filter(lambda t: t.strip() != "")
+WHEN = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2030, 1, 1),
+                    timezones=st.just(ZoneInfo("Europe/Helsinki")))
+LINK = st.builds(Link, href=WORDS, rel=st.sampled_from(["alternate", "via", "enclosure"]),
+                 type=st.none() | st.sampled_from(["text/html", "text/html; charset=utf-8", "image/png"]),
+                 hreflang=st.none() | st.sampled_from(["en", "fi"]), length=st.none() | st.integers(0, 10**6))
+
+
+@st.composite
+def entries(draw):
+    url = draw(WORDS)
+    links = [Link(url, "alternate", "text/html", "en"), *draw(st.lists(LINK, max_size=3))]
+    if any(link.rel == "enclosure" for link in links):   # feedgen needs an enclosure's type
+        links = [link if link.rel != "enclosure" or link.type else replace(link, type="image/png")
+                 for link in links]
+    return Entry(id=draw(st.just(url) | WORDS), url=url, title=draw(WORDS), summary=draw(WORDS),
+                 content_html=draw(WORDS), lang=draw(st.sampled_from(["en", "fi"])),
+                 published=draw(WHEN), updated=draw(WHEN), authors=tuple(draw(st.lists(TEXT, max_size=2))),
+                 categories=tuple(draw(st.lists(st.builds(Category, term=WORDS, scheme=TEXT, label=WORDS),
+                                                max_size=3))),
+                 links=tuple(links), image_url=None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(entries())
+def test_fast_entry_fragments_are_what_feedgen_and_lxml_write(entry):
+    reference = feed_xml._FeedgenEntry(entry)
+    assert feed_xml.atom_fragment(entry) == reference.fragment("atom")
+    assert feed_xml.rss_fragment(entry) == reference.fragment("rss")

@@ -12,8 +12,12 @@ wrong or cannot express:
   shows as written; RSS text writes ``&``, ``<`` and ``>`` as hexadecimal character
   references, as the W3C validator's RSS profile checks ask.
 
-One :class:`FeedEntry` per item is built and serialized once per build; every feed
-document that lists the item gets those bytes, so per-item work is not repeated per feed.
+Each item's entry is serialized once per build and every feed document that lists it
+gets those bytes, so per-item work is not repeated per feed. The entries are written by
+:func:`atom_fragment` and :func:`rss_fragment`, plain string formatting that is several
+times faster than building them with feedgen and lxml (a 10,000-item site has 20,000 of
+them) and that is tested byte for byte against the feedgen way, which
+:meth:`XmlWriter.write_unspliced` keeps.
 """
 
 from __future__ import annotations
@@ -23,13 +27,14 @@ import html
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
+from feedgen.util import formatRFC2822
 from lxml import etree
 
 from .. import __version__
 from ..urls import FEED_FORMATS
 from .feed_model import Entry, FeedDoc, Link, escape_if_markup, iso_date
 
-__all__ = ["XmlWriter"]
+__all__ = ["XmlWriter", "atom_fragment", "rss_fragment"]
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -45,24 +50,24 @@ class XmlWriter:
 
     def __init__(self, icon: str | None = None, logo: str | None = None):
         self.icon, self.logo = icon, logo
-        self._entries: dict[str, _CachedEntry] = {}
+        self._entries: dict[str, tuple[bytes, bytes]] = {}
 
     def write(self, doc: FeedDoc) -> dict[str, bytes]:
         """``{"atom": bytes, "rss": bytes}`` for one document: feedgen writes the feed
         without entries, and each entry's XML, serialized once per build, goes in
         before the closing tag. Byte-identical to :meth:`write_unspliced`."""
         fg = self._generator(doc)
-        entries = [self._entry(e) for e in doc.entries]
+        fragments = [self._fragments(e) for e in doc.entries]
         atom = fg.atom_str(pretty=True)
         rss = _hex_references(fg.rss_str(pretty=True))
-        return {"atom": _splice(atom, b"</feed>", [e.fragment("atom") for e in entries]),
-                "rss": _splice(rss, b"  </channel>", [e.fragment("rss") for e in entries])}
+        return {"atom": _splice(atom, b"</feed>", [atom for atom, _ in fragments]),
+                "rss": _splice(rss, b"  </channel>", [rss for _, rss in fragments])}
 
     def write_unspliced(self, doc: FeedDoc) -> dict[str, bytes]:
         """The same documents the plain feedgen way: the reference :meth:`write` is
         tested against."""
         fg = self._generator(doc)
-        fg.entry([self._entry(e) for e in doc.entries])
+        fg.entry([_FeedgenEntry(e) for e in doc.entries])
         return {"atom": fg.atom_str(pretty=True),
                 "rss": _hex_references(fg.rss_str(pretty=True))}
 
@@ -92,19 +97,18 @@ class XmlWriter:
         """Drop an entry no document still to be written needs (bounds memory)."""
         self._entries.pop(entry_id, None)
 
-    def _entry(self, entry: Entry) -> _CachedEntry:
+    def _fragments(self, entry: Entry) -> tuple[bytes, bytes]:
         cached = self._entries.get(entry.id)
         if cached is None:
-            cached = self._entries[entry.id] = _CachedEntry(entry)
+            cached = self._entries[entry.id] = (atom_fragment(entry), rss_fragment(entry))
         return cached
 
 
-class _CachedEntry(FeedEntry):
-    """A feedgen entry that also keeps its serialized XML per format."""
+class _FeedgenEntry(FeedEntry):
+    """The entry as feedgen builds it: the reference the fast fragments are tested against."""
 
     def __init__(self, entry: Entry):
         super().__init__()
-        self._fragments: dict[str, bytes] = {}
         self.register_extension("newsroom_atom", _AtomEntry, atom=True, rss=False)
         self.register_extension("newsroom_rss", _RssEntry, atom=False, rss=True)
         self.newsroom_atom.entry = self.newsroom_rss.entry = entry
@@ -124,11 +128,81 @@ class _CachedEntry(FeedEntry):
 
     def fragment(self, fmt: str) -> bytes:
         """The entry as it is printed inside a pretty-printed document."""
-        data = self._fragments.get(fmt)
-        if data is None:
-            data = self._fragments[fmt] = (_atom_fragment(self.atom_entry()) if fmt == "atom"
-                                           else _rss_fragment(self.rss_entry()))
-        return data
+        return _atom_fragment(self.atom_entry()) if fmt == "atom" else _rss_fragment(self.rss_entry())
+
+
+# -- entries, fast ------------------------------------------------------------------
+# What lxml writes: text escapes & < > and CR; attribute values also " and TAB, LF.
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+
+
+def _attr(text: str) -> str:
+    return _esc(text).replace('"', "&quot;").replace("\t", "&#9;").replace("\n", "&#10;")
+
+
+def _tag(name: str, attributes: dict[str, str]) -> str:
+    return f"<{name}" + "".join(f' {key}="{_attr(value)}"' for key, value in attributes.items())
+
+
+def _element(indent: str, name: str, text: str, attributes: dict[str, str] | None = None) -> str:
+    head = _tag(name, attributes) if attributes else f"<{name}"
+    return f"{indent}{head}>{_esc(text)}</{name}>\n" if text else f"{indent}{head}></{name}>\n"
+
+
+def atom_fragment(entry: Entry) -> bytes:
+    """The Atom ``<entry>`` exactly as feedgen, :class:`_AtomEntry` and lxml's pretty
+    printer write it inside ``<feed>``."""
+    title, title_html = escape_if_markup(entry.title)
+    summary, summary_html = escape_if_markup(entry.summary)
+    parts = [f'  <entry xml:lang="{_attr(entry.lang)}">\n',
+             _element("    ", "id", entry.id),
+             _element("    ", "title", title, {"type": "html"} if title_html else None),
+             _element("    ", "updated", iso_date(entry.updated))]
+    parts += [f"    <author>\n{_element('      ', 'name', name)}    </author>\n"
+              for name in entry.authors if name]
+    parts.append(_element("    ", "content", entry.content_html, {"type": "html"}))
+    parts += ["    " + _tag("link", _link_attrs(link, False)) + "/>\n" for link in entry.links]
+    parts.append(_element("    ", "summary", summary, {"type": "html"} if summary_html else None))
+    for category in entry.categories:
+        attributes = {"term": category.term}
+        if category.scheme:
+            attributes["scheme"] = category.scheme
+        if category.label:
+            attributes["label"] = category.label
+        parts.append("    " + _tag("category", attributes) + "/>\n")
+    parts.append(_element("    ", "published", entry.published.isoformat()))
+    parts.append("  </entry>\n")
+    return "".join(parts).encode("utf-8")
+
+
+def rss_fragment(entry: Entry) -> bytes:
+    """The RSS ``<item>`` exactly as feedgen, :class:`_RssEntry` and lxml write it inside
+    ``<channel>``, with RSS's hexadecimal references."""
+    parts = ["    <item>\n",
+             _element("      ", "title", escape_if_markup(entry.title)[0]),
+             _element("      ", "link", entry.links[0].href),
+             _element("      ", "description", html.escape(entry.summary, quote=False)),
+             _element("      ", "content:encoded", entry.content_html),
+             _element("      ", "guid", entry.id, {"isPermaLink": "true" if entry.permalink_id else "false"})]
+    for category in entry.categories:
+        parts.append(_element("      ", "category", escape_if_markup(category.label or category.term)[0],
+                              {"domain": category.scheme} if category.scheme else None))
+    enclosures = [link for link in entry.links if link.rel == "enclosure"]
+    if enclosures:
+        attributes = _link_attrs(enclosures[-1])
+        parts.append("      " + _tag("enclosure", {"url": attributes["href"], "length": attributes["length"],
+                                               "type": attributes.get("type", "")}) + "/>\n")
+    parts.append(_element("      ", "pubDate", formatRFC2822(entry.published)))
+    parts += [_element("      ", "dc:creator", escape_if_markup(name)[0]) for name in entry.authors]
+    parts.append(_element("      ", "dc:language", entry.lang))
+    parts += ["      " + _tag("atom:link", _link_attrs(link, False)) + "/>\n"
+              for link in entry.links[1:] if link.rel != "enclosure"]
+    parts.append(_element("      ", "atom:updated", iso_date(entry.updated)))
+    parts.append("    </item>\n")
+    return _hex_references("".join(parts).encode("utf-8"))
 
 
 def _atom_fragment(entry: etree._Element) -> bytes:
