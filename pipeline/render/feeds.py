@@ -106,15 +106,19 @@ class _Plan:
         order = self._order(members)
         if self.share and not self.share.owns(order):
             return
-        updated = self._updated(members)
         entry_keys = self.entry_keys
-        key = key_of(self.catalog.fingerprint, ref.path("atom"), str(layout.number), str(pages),
-                     updated.isoformat(), *[entry_keys[item.id] for item in members])
+        # a document's updated follows from its entries' keys, except when it has none
+        fallback = "" if members else self._updated(members).isoformat()
+        key = key_of(self.catalog.fingerprint, ref.path("atom"), str(layout.number), str(pages), fallback,
+                     *[entry_keys[item.id] for item in members])
         paths = {fmt: ref.path(fmt) if layout.number == 0 else archive_path(ref, layout.number, fmt)
                  for fmt in FEED_FORMATS}
         # the manifest lists subscription documents, not archive pages
-        listings = {fmt: Listing("feed", FEED_FORMATS[fmt], base["title"], ref.lang, len(members), updated)
-                    if layout.number == 0 else None for fmt in FEED_FORMATS}
+        listings: dict[str, Listing | None] = dict.fromkeys(FEED_FORMATS)
+        if layout.number == 0:
+            updated = self._updated(members)
+            listings = {fmt: Listing("feed", media_type, base["title"], ref.lang, len(members), updated)
+                        for fmt, media_type in FEED_FORMATS.items()}
         if any(sink.wants(path, key) for path in paths.values()):
             self.jobs.append(_Job(-1 if order is None else order, base, layout, paths, key, listings))
         else:
