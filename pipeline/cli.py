@@ -6,16 +6,21 @@ Exit codes: 0 done; 1 content errors (nothing published); 2 usage, config or env
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-
-from rich.console import Console
+from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
 from .build import BuildReport, ContentErrors, build_site, check_content
 from .config import Config, ConfigError, load_config
 from .publish import PublishError
 from .readers import parse_datetime
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["main"]
 
@@ -29,7 +34,7 @@ class UsageError(Exception):
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    out, err = Console(highlight=False), Console(stderr=True, highlight=False)
+    out, err = _console(sys.stdout), _console(sys.stderr)
     try:
         config = load_config(args.config)
         return args.handler(args, config, out, err)
@@ -39,6 +44,36 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("newsroom: interrupted; the previous output is intact", markup=False, soft_wrap=True)
         return 130
+
+
+def _console(stream: TextIO) -> Console:
+    """A rich console (with a spinner) on a terminal; plain lines elsewhere, where rich
+    would print the same text anyway and importing it costs a rebuild some 30 ms."""
+    if stream.isatty():
+        from rich.console import Console
+
+        return Console(file=stream, highlight=False)
+    return _PlainConsole(stream)  # type: ignore[return-value]
+
+
+class _PlainConsole:
+    """The part of rich's Console the CLI uses, for output that is not a terminal."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def print(self, text: str, markup: bool = False, soft_wrap: bool = True) -> None:
+        print(text, file=self.stream, flush=True)
+
+    @contextmanager
+    def status(self, message: str) -> Iterator[_PlainConsole]:
+        yield self
+
+    def update(self, message: str) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -15,11 +15,9 @@ import re
 import sys
 import unicodedata
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from itertools import repeat
-from multiprocessing import get_context
 from operator import attrgetter
 from pathlib import Path
 
@@ -179,6 +177,10 @@ def _parse_all(todo: list[tuple[str, str]], site: Site, parallel_from: int) -> I
 
 
 def _parse_in_workers(chunks: list[list[tuple[str, str]]], site: Site, workers: int) -> Iterator[Packed]:
+    # imported here: a rebuild after an edit parses a file or two and never needs them
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
         for packed in pool.map(_parse_chunk, chunks, repeat(site)):
             yield from packed

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import html
 import re
 from urllib.parse import urljoin
 
-import cffi
 import nh3
 from cmarkgfm import _cmark
 from cmarkgfm.cmark import Options
@@ -46,9 +47,14 @@ _EXTENSIONS = [_cmark.lib.cmark_find_syntax_extension(name) for name in (b"table
 # cmarkgfm's own wrapper never frees the syntax tree or the HTML (~26 KB per document, a
 # leak that matters to a long-running `newsroom run`); its bindings do not expose the
 # two functions that free them, so they are looked up in the same libraries here.
-_free = cffi.FFI()
-_free.cdef("void cmark_node_free(void *node); void free(void *ptr);")
-_cmark_free, _libc = _free.dlopen(_cmark.__file__), _free.dlopen(None)
+_cmark_node_free = ctypes.CDLL(_cmark.__file__).cmark_node_free
+_libc_free = ctypes.CDLL(ctypes.util.find_library("c") or None).free
+_cmark_node_free.argtypes = _libc_free.argtypes = [ctypes.c_void_p]
+_cmark_node_free.restype = _libc_free.restype = None
+
+
+def _address(pointer) -> int:
+    return int(_cmark.ffi.cast("uintptr_t", pointer))
 
 _PARAGRAPH = re.compile(r"<p(?:\s[^>]*)?>(.*?)</p>", re.S)
 _IMAGE_ALT = re.compile(r'<img\b[^>]*?\salt="([^"]*)"[^>]*>')
@@ -92,9 +98,9 @@ def _cmark_html(source: str) -> str:
             try:
                 return _cmark.ffi.string(html_).decode("utf-8")
             finally:
-                _libc.free(html_)
+                _libc_free(_address(html_))
         finally:
-            _cmark_free.cmark_node_free(root)
+            _cmark_node_free(_address(root))
     finally:
         lib.cmark_parser_free(parser)
 

@@ -158,3 +158,15 @@ def test_character_references_to_forbidden_characters_are_dropped(cp):
         body, first = render_markdown(source, BASE)
         assert not XML_FORBIDDEN.search(body), repr(body)
         assert not XML_FORBIDDEN.search(first), repr(first)
+
+
+def test_rendering_does_not_leak_memory():
+    # cmarkgfm's own wrapper leaks the syntax tree and the HTML (~26 KB a document)
+    import resource
+
+    source = "## Heading\n\n" + "A paragraph with *emphasis* and a [link](https://example.org/).\n\n" * 40
+    render_markdown(source, BASE)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(3000):
+        render_markdown(source, BASE)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 20_000   # KiB; leaking: ~60 MB
