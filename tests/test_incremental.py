@@ -13,6 +13,7 @@ from pipeline import build
 from pipeline.build import build_site
 from pipeline.config import load_config
 from pipeline.publish import Publisher
+from pipeline.render.feed_xml import XmlWriter
 
 from .conftest import NOW, Site, tree
 
@@ -183,3 +184,30 @@ def test_an_error_in_the_page_process_fails_the_build_and_publishes_nothing(big_
     with pytest.raises(ValueError, match="a template error"):
         rebuild(site)
     assert not site.output.exists()
+
+
+def test_todays_news_renders_only_the_newest_documents_of_its_feeds(big_site, cold_dir, monkeypatch):
+    site = big_site
+    rebuild(site)
+    written = []
+    real_write = XmlWriter.write
+    monkeypatch.setattr(XmlWriter, "write", lambda self, doc: written.append(doc) or real_write(self, doc))
+    for hour in range(6):   # enough to open a new archive page in every feed (feed_items = 5)
+        site.write_news(f"today-{hour}", f"title: Today {hour}\ndate: 2026-11-28T0{hour}:00\n"
+                                         "topics: [neurological]\norganizations: [uef]\n")
+        written.clear()
+        report = rebuild(site)
+        # its 4 feeds (all, English, the topic, the organization): the subscription document,
+        # the newest archive page, and the one before it when a new page opens (empty feeds
+        # show the site's newest change, so they are written too)
+        documents = [doc.self_urls["atom"] for doc in written if doc.entries]
+        assert len(documents) <= 4 * 3, documents
+        assert f"news/today-{hour}/index.html" in report.published.added
+        changed_pages: dict[str, set[str]] = {}
+        for path in report.published.changed:
+            if "/archive/" in path:
+                folder, page = path.rsplit("/", 1)
+                changed_pages.setdefault(folder, set()).add(page.split(".")[0])
+        assert all(len(pages) == 1 for pages in changed_pages.values()), changed_pages
+    monkeypatch.undo()
+    assert_same_as_cold(site, cold_dir)

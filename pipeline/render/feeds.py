@@ -109,7 +109,10 @@ class _Plan:
         entry_keys = self.entry_keys
         # a document's updated follows from its entries' keys, except when it has none
         fallback = "" if members else self._updated(members).isoformat()
-        key = key_of(self.catalog.fingerprint, ref.path("atom"), str(layout.number), str(pages), fallback,
+        # an archive page links to its neighbours: it changes when it stops being the last;
+        # the subscription document links to the last page: it changes with their number
+        shape = str(pages) if layout.number == 0 else str(layout.number == pages - 1)
+        key = key_of(self.catalog.fingerprint, ref.path("atom"), str(layout.number), shape, fallback,
                      *[entry_keys[item.id] for item in members])
         paths = {fmt: ref.path(fmt) if layout.number == 0 else archive_path(ref, layout.number, fmt)
                  for fmt in FEED_FORMATS}
