@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     print_machine(machine, workdir)
     results: list[SizeResult] = []
     try:
-        preflight(workdir)
+        preflight(workdir, tools)
         for items in sorted(set(args.sizes)):
             result = benchmark_size(workdir / str(items), items, args.rounds, tools, args.timeout)
             results.append(result)
@@ -241,12 +241,16 @@ def _expect(condition: bool, message: str) -> None:
         raise BuildFailed(message)
 
 
-def preflight(workdir: Path) -> None:
-    """Both tools must be importable by the children, from a folder outside the repository."""
-    check = subprocess.run([sys.executable, "-c", "import pipeline, pelican, markdown"], cwd=workdir,
+_MODULES = {NEWSROOM.name: ("pipeline",), PELICAN.name: ("pelican", "markdown")}
+
+
+def preflight(workdir: Path, tools: list[Tool]) -> None:
+    """The tools must be importable by the children, from a folder outside the repository."""
+    modules = [module for tool in tools for module in _MODULES[tool.name]]
+    check = subprocess.run([sys.executable, "-c", f"import {', '.join(modules)}"], cwd=workdir,
                            capture_output=True, text=True)
     if check.returncode != 0:
-        raise BuildFailed(f"{sys.executable} cannot import Newsroom, Pelican and Markdown from outside "
+        raise BuildFailed(f"{sys.executable} cannot import {', '.join(modules)} from outside "
                           "the repository; install them with: python -m pip install -e '.[bench]'",
                           check.stderr)
 
