@@ -60,6 +60,18 @@ class Catalog:
         """The item's sanitized body HTML."""
         return self.read_body(item) if self.read_body else item.body_html
 
+    @cached_property
+    def _group_fingerprints(self) -> dict[str, str]:
+        fp = self.item_fingerprint
+        return {key: "+".join(fp(i) for i in group) for key, group in self.by_translation_key.items()}
+
+    def family_fingerprint(self, item: NewsItem) -> str:
+        """The item's fingerprint with its public translations': what its page and its feed
+        entry (which link to the translations) depend on."""
+        if not item.translation_key:
+            return self.item_fingerprint(item)
+        return self._group_fingerprints.get(item.translation_key) or self.item_fingerprint(item)
+
     def item_fingerprint(self, item: NewsItem) -> str:
         """Changes whenever anything about the item's record (body included) changes."""
         known = self.item_fingerprints.get(item.source)

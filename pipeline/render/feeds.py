@@ -165,10 +165,10 @@ class _Plan:
     def _entry_keys(self) -> dict[str, str]:
         """What each item's entry depends on: itself, its translations, its ``updated``
         (written out only where it is not the item's own: a tie moved it, or the clock)."""
-        catalog, fp, updated = self.catalog, self.catalog.item_fingerprint, self.updated
-        return {item.id: "+".join([fp(item), *[fp(t) for t in catalog.translations(item)],
-                                   "" if updated[item.id] is item.modified else updated[item.id].isoformat()])
-                for item in catalog.items}
+        family, updated = self.catalog.family_fingerprint, self.updated
+        return {item.id: f"{item.id} {family(item)} "
+                         f"{'' if updated[item.id] is item.modified else updated[item.id].isoformat()}"
+                for item in self.catalog.items}
 
 
 def feed_refs(catalog: Catalog) -> list[FeedRef]:

@@ -62,7 +62,7 @@ def render(catalog: Catalog, templates: Path, sink: Sink | None = None, share: S
         for item in catalog.in_language(lang):
             if share and not share.owns(position[item.id]):
                 continue
-            key = key_of(catalog.fingerprint, "item", fp(item), *[fp(t) for t in catalog.translations(item)])
+            key = key_of(catalog.fingerprint, "item", item.id, catalog.family_fingerprint(item))
             emit(sink, news_path(item.slug), key, partial(page.item, item))
         if share and not share.owns(None):
             continue
