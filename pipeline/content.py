@@ -26,7 +26,7 @@ from .config import Config, Site, Topic
 from .model import Image, NewsItem, Problem, Profile
 from .readers import parse_news, parse_profile
 
-__all__ = ["PARALLEL_FROM", "Content", "load_content"]
+__all__ = ["PARALLEL_FROM", "Content", "collector_paused", "load_content"]
 
 # Parsing this many files or more is split between worker processes. Below it, starting
 # them costs more than it saves. Each task is a chunk of files, so results cross the
@@ -141,7 +141,7 @@ def _markdown_files(content_dir: Path, folder: str, found: list[Found], recursiv
 def _read(files: list[Found], cache: ParseCache, site: Site,
           parallel_from: int) -> tuple[list[Parsed], int]:
     """Every file's result, in order (from the cache where it can), and how many were parsed."""
-    with _collector_paused():
+    with collector_paused():
         results = cache.lookup(files)
         missed = [i for i, result in enumerate(results) if result is None]
         todo = [files[i][:2] for i in missed]
@@ -152,7 +152,7 @@ def _read(files: list[Found], cache: ParseCache, site: Site,
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """While thousands of records are built, CPython's cycle collector would scan the growing
     heap again and again (a fifth of a warm load); they form no cycles."""
     was_enabled = gc.isenabled()
