@@ -31,7 +31,6 @@ __all__ = ["BuildReport", "ContentErrors", "build_site", "catalog_for", "check_c
 
 GENERATOR = f"newsroom {__version__}"
 
-Renderer = Callable[[Catalog], Output]
 SPLIT_ABOVE = 1000   # items; below this a second process costs more than it saves
 
 
@@ -229,19 +228,23 @@ def build_site(config: Config, now: datetime, content_dir: Path | None = None,
                progress: Callable[[str], None] | None = None) -> BuildReport:
     """Build and publish. Raises :class:`ContentErrors` (nothing published) on bad content
     unless ``keep_going``, which publishes the good files and reports the skipped ones."""
+    started = time.perf_counter()
+    step = progress or (lambda _message: None)
     # A build allocates hundreds of thousands of short-lived objects and makes few cycles:
     # CPython's cycle collector would rescan the growing heap again and again (a tenth of a
     # rebuild's time). It runs again once the build is over.
     with collector_paused():
-        return _build_site(config, now, content_dir, output_dir, keep_going, progress)
+        step("reading content")
+        content = load_content(config, content_dir)
+        try:
+            return _publish_content(config, content, now, content_dir, output_dir, keep_going, step, started)
+        finally:
+            content.close()   # the parse cache's connection; a later body() opens it again
 
 
-def _build_site(config: Config, now: datetime, content_dir: Path | None, output_dir: Path | None,
-                keep_going: bool, progress: Callable[[str], None] | None) -> BuildReport:
-    started = time.perf_counter()
-    step = progress or (lambda _message: None)
-    step("reading content")
-    content = load_content(config, content_dir)
+def _publish_content(config: Config, content: Content, now: datetime, content_dir: Path | None,
+                     output_dir: Path | None, keep_going: bool, step: Callable[[str], None],
+                     started: float) -> BuildReport:
     if content.problems and not keep_going:
         raise ContentErrors(content.problems)
     catalog = catalog_for(config, content, now)

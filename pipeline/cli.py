@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
 from .build import BuildReport, ContentErrors, build_site, check_content
+from .cache import CacheChanged
 from .config import Config, ConfigError, load_config
 from .publish import PublishError
 from .readers import parse_datetime
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         return args.handler(args, config, out, err)
-    except (ConfigError, UsageError, PublishError) as exc:
+    except (ConfigError, UsageError, PublishError, CacheChanged) as exc:
         err.print(f"newsroom: error: {exc}", markup=False, soft_wrap=True)
         return EXIT_USAGE
     except KeyboardInterrupt:
