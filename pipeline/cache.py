@@ -45,7 +45,11 @@ Signature = tuple[int | None, int, int]        # (st_mtime_ns, st_size, st_ino)
 # A file changed within this long before the build started may change again within the
 # same timestamp tick, unseen by its stat ("racy git"): its signature is stored without
 # a time, so the next build hashes it again.
+# The margin is the file system's timestamp granularity, with room to spare: whole seconds
+# or coarser (FAT, ext3, HFS+) when the time has no fraction of a second, else a few
+# milliseconds at most (ext4, xfs, btrfs, tmpfs, APFS, NTFS tick with the kernel's clock).
 _RACY_NS = 2_000_000_000
+_RACY_FINE_NS = 100_000_000
 
 _SCHEMA = (
     """CREATE TABLE files (
@@ -100,7 +104,7 @@ class ParseCache:
         self._seen: dict[str, bytes] = {}      # path -> digest, for every file of this build
         self._restat: list[tuple[str, Signature]] = []   # same bytes, new signature
         self._writing = False
-        self._trust_before = time.time_ns() - _RACY_NS
+        self._started_ns = time.time_ns()
         self._codec = _Codec()
 
     @classmethod
@@ -193,7 +197,8 @@ class ParseCache:
 
     def _trusted(self, stat: Signature) -> Signature:
         mtime_ns, size, ino = stat
-        return (mtime_ns if mtime_ns < self._trust_before else None), size, ino
+        margin = _RACY_NS if mtime_ns % 1_000_000_000 == 0 else _RACY_FINE_NS
+        return (mtime_ns if mtime_ns < self._started_ns - margin else None), size, ino
 
 
 class CacheChanged(RuntimeError):

@@ -107,7 +107,7 @@ def test_a_touched_file_is_hashed_not_parsed_and_then_trusted_again(site, reads)
 
 def test_a_file_changed_just_now_is_hashed_again_next_time(site):
     """"Racy git": a file may change again within its mtime's tick, unseen by stat; so a
-    signature taken within two seconds of the change is stored without its time."""
+    signature taken within the tick (and a margin) of the change is stored without its time."""
     path = site.write_news("a", FRONT)
     load(site)
     assert rows()["news/a.md"][0] is None
@@ -117,6 +117,17 @@ def test_a_file_changed_just_now_is_hashed_again_next_time(site):
     content = load(site)
     assert content.files_parsed == 1
     assert content.news[0].title == "B title"
+
+
+def test_the_racy_margin_follows_the_timestamp_granularity(site):
+    fine, coarse = site.write_news("fine", FRONT), site.write_news("coarse", FRONT)
+    now = time.time_ns()
+    os.utime(fine, ns=(now - 500_000_123, now - 500_000_123))          # sub-second times: ms ticks
+    whole_second = (now // 10**9 - 1) * 10**9                           # whole seconds: 2 s ticks
+    os.utime(coarse, ns=(whole_second, whole_second))
+    load(site)
+    assert rows()["news/fine.md"][0] == now - 500_000_123
+    assert rows()["news/coarse.md"][0] is None
 
 
 def test_nothing_is_written_when_nothing_changed(site):
