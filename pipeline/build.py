@@ -101,14 +101,15 @@ def _render_split(catalog: Catalog, config: Config, content: Content, changes: C
         feeds.render(catalog, publisher, older)
         return publisher.records()
 
-    wait = _Forked(older_half)
+    child = _Forked(older_half)
     try:
         pages.render(catalog, config.paths.templates, publisher, newer)
         _render_the_rest(catalog, config, content, changes, publisher, newer)
+        records = child()
     except BaseException:
-        wait.cancel()
+        child.cancel()   # never leave it writing into the spare once this build gives up
         raise
-    publisher.merge(wait())
+    publisher.merge(records)
 
 
 def _render_the_rest(catalog: Catalog, config: Config, content: Content, changes: ChangeLog,
@@ -130,22 +131,28 @@ class _Forked:
     def __init__(self, work: Callable[[], object]):
         read_fd, write_fd = os.pipe()
         self.pid = os.fork()
-        if self.pid == 0:   # the child: never returns into the caller's code
-            os.close(read_fd)
+        if self.pid == 0:   # the child: whatever happens, it never returns into the caller's code
+            status = 1
             try:
-                payload = pickle.dumps((True, work()))
-            except BaseException as exc:
-                payload = pickle.dumps((False, _picklable(exc)))
-            with os.fdopen(write_fd, "wb") as fh:
-                fh.write(payload)
-            os._exit(0)
+                os.close(read_fd)
+                try:
+                    payload = pickle.dumps((True, work()))
+                except BaseException as exc:
+                    payload = pickle.dumps((False, _picklable(exc)))
+                with os.fdopen(write_fd, "wb") as fh:
+                    fh.write(payload)
+                status = 0
+            finally:
+                os._exit(status)
         os.close(write_fd)
-        self._read_fd = read_fd
+        self._read_fd: int | None = read_fd
+        self._running = True
 
     def __call__(self) -> object:
-        with os.fdopen(self._read_fd, "rb") as fh:
+        with os.fdopen(self._take_fd(), "rb") as fh:
             payload = fh.read()
         _, status = os.waitpid(self.pid, 0)
+        self._running = False
         if not payload:
             raise RuntimeError(f"the page-rendering process died (wait status {status})")
         ok, value = pickle.loads(payload)
@@ -154,9 +161,18 @@ class _Forked:
         return value
 
     def cancel(self) -> None:
-        os.kill(self.pid, signal.SIGKILL)
-        os.waitpid(self.pid, 0)
-        os.close(self._read_fd)
+        if self._running:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self._running = False
+        if self._read_fd is not None:
+            os.close(self._take_fd())
+
+    def _take_fd(self) -> int:
+        fd, self._read_fd = self._read_fd, None
+        if fd is None:
+            raise RuntimeError("the child's result was already read")
+        return fd
 
 
 def _picklable(exc: BaseException) -> BaseException:
@@ -258,7 +274,8 @@ def _publish_content(config: Config, content: Content, now: datetime, content_di
                               world=catalog.fingerprint)
         try:
             changes = journal.log(now, pending)
-            if publisher.fresh and hasattr(os, "fork") and len(catalog.items) > SPLIT_ABOVE:
+            # fork only on Linux: elsewhere forking a process with system libraries loaded is unsafe
+            if publisher.fresh and sys.platform == "linux" and len(catalog.items) > SPLIT_ABOVE:
                 _render_split(catalog, config, content, changes, publisher)
             else:
                 render_all(catalog, config, content, changes, publisher)

@@ -82,10 +82,18 @@ def _code_hash() -> str:
     return digest.hexdigest()
 
 
+@functools.cache
+def _library_versions() -> tuple[str, ...]:
+    """The parsers a record is made with: an upgrade may change the HTML they write."""
+    from importlib.metadata import version
+
+    return tuple(version(name) for name in ("cmarkgfm", "nh3", "PyYAML"))
+
+
 def site_fingerprint(site: Site) -> str:
     """Everything besides a file's bytes that its record depends on."""
-    parts = (__version__, CACHE_VERSION, _code_hash(), site.base_url, str(site.timezone), site.languages,
-             site.default_language)
+    parts = (__version__, CACHE_VERSION, _code_hash(), _library_versions(), site.base_url,
+             str(site.timezone), site.languages, site.default_language)
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 

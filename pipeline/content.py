@@ -201,14 +201,16 @@ def _parse_file(name: str, path: str, site: Site) -> Packed:
 
 def _fingerprints(news: Iterable[NewsItem], profiles: Iterable[Profile], digests: dict[str, bytes],
                   salt: str) -> dict[str, str]:
-    """Per source file, a hash of everything its final record depends on: the file's bytes,
-    the site settings and reader code (the cache's fingerprint, ``salt``), the image as
-    resolved (a new picture under the same name gets a new URL) and, for news, the
-    organizations kept; so a renderer can skip what did not change."""
+    """Per source file, a hash of everything its final record depends on: the file's path
+    (the default slug, URL and id come from its name) and bytes, the site settings and
+    reader code (the cache's fingerprint, ``salt``), the image as resolved (a new picture
+    under the same name gets a new URL) and, for news, the organizations kept; so a
+    renderer can skip what did not change."""
     salted = hashlib.blake2b(salt.encode(), digest_size=8)
 
     def fingerprint(source: str, image: Image | None, organizations: tuple[str, ...] = ()) -> str:
         h = salted.copy()
+        h.update(source.encode() + b"\0")
         h.update(digests[source])
         h.update("\0".join(organizations).encode())
         if image is not None:

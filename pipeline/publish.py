@@ -40,7 +40,7 @@ __all__ = ["MANIFEST_PATH", "PublishError", "PublishResult", "Publisher", "outpu
 
 MANIFEST_PATH = "syndication/index.json"
 MANIFEST_SCHEMA_VERSION = 1
-STATE_VERSION = 2   # 2: the world fingerprint
+STATE_VERSION = 3   # 2: the world fingerprint; 3: boot id and the output folder's ctime
 
 
 class PublishError(Exception):
@@ -88,6 +88,9 @@ class TreeState:
     files: dict[str, FileRecord]
     stale: set[str] = field(default_factory=set)   # spare files that differ from output's
     world: str = ""                                 # the catalog fingerprint the keys were made in
+    output_ctime: int = 0    # the output folder's st_ctime_ns after the swap: every swap changes
+                             # it, so a state saved one swap earlier (the inodes alternate) is refused
+    boot: str = ""           # files written before a power cut may not have reached the disk
 
 
 def _state_file(state_dir: Path, output_dir: Path) -> Path:
@@ -104,20 +107,33 @@ def _load_state(path: Path, output_dir: Path) -> TreeState | None:
         if stored.get("version") != STATE_VERSION:
             return None
         state = TreeState(stored["output_ino"], stored["spare_ino"], stored["files"], stored["stale"],
-                          stored["world"])
+                          stored["world"], stored["output_ctime"], stored["boot"])
     except Exception:   # none yet, torn, or from another version: trust nothing
         return None
     try:
-        if output_dir.stat().st_ino != state.output_ino or not (output_dir / MANIFEST_PATH).is_file():
+        found = output_dir.stat()
+        if ((found.st_ino, found.st_ctime_ns) != (state.output_ino, state.output_ctime)
+                or state.boot != _boot_id() or not (output_dir / MANIFEST_PATH).is_file()):
             return None
     except OSError:
         return None
     return state
 
 
+def _boot_id() -> str:
+    """Changes with every boot (Linux): after a power cut, files written just before it may
+    be empty on disk, so a state from before a reboot is not trusted; the full render
+    that follows compares every file's bytes."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
 def _save_state(path: Path, state: TreeState) -> None:
     payload = {"version": STATE_VERSION, "output_ino": state.output_ino, "spare_ino": state.spare_ino,
-               "files": state.files, "stale": state.stale, "world": state.world}
+               "files": state.files, "stale": state.stale, "world": state.world,
+               "output_ctime": state.output_ctime, "boot": state.boot}
     _atomic_write(path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
 
 
@@ -259,8 +275,9 @@ class Publisher:
         else:   # nothing came back from the swap: the spare starts as a copy of links
             _link_tree(self.output_dir, self.spare)
             stale = set()
-        _save_state(self._state_path, TreeState(_inode(self.output_dir), _inode(self.spare),  # type: ignore[arg-type]
-                                                self._files, stale, self.world))
+        output = self.output_dir.stat()
+        _save_state(self._state_path, TreeState(output.st_ino, _inode(self.spare), self._files, stale,
+                                                self.world, output.st_ctime_ns, _boot_id()))
         self._state_path.with_suffix(".dirty").unlink(missing_ok=True)
 
     def _removed(self) -> list[str]:

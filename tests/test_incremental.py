@@ -211,3 +211,42 @@ def test_todays_news_renders_only_the_newest_documents_of_its_feeds(big_site, co
         assert all(len(pages) == 1 for pages in changed_pages.values()), changed_pages
     monkeypatch.undo()
     assert_same_as_cold(site, cold_dir)
+
+
+def test_renaming_a_file_moves_its_links_everywhere(big_site, cold_dir):
+    site = big_site
+    rebuild(site)
+    news = site.root / "content/news"
+    (news / "en-14.md").rename(news / "en-14-renamed.md")          # a new slug, URL and id
+    assert_same_as_cold(site, cold_dir)
+    text = (news / "fi-13.md").read_text(encoding="utf-8")
+    (news / "fi-13.md").write_text(text.replace("lang: fi\n", "lang: fi\nid: tag:example.org,2026:fi-13\n"),
+                                   encoding="utf-8")
+    assert_same_as_cold(site, cold_dir)
+    (news / "fi-13.md").rename(news / "fi-13-renamed.md")          # a new URL, the same pinned id
+    assert_same_as_cold(site, cold_dir)
+
+
+def test_edited_interface_strings_are_seen_by_a_long_running_process(big_site, cold_dir):
+    site = big_site
+    rebuild(site)
+    strings = site.root / "templates/strings.toml"
+    text = strings.read_text(encoding="utf-8")
+    strings.write_text(text.replace('back = "Front page"', 'back = "Home"'), encoding="utf-8")
+    assert_same_as_cold(site, cold_dir)
+    assert b">Home</a>" in (site.output / "index.html").read_bytes()
+
+
+def test_a_state_saved_two_builds_ago_is_not_trusted(big_site, cold_dir, tmp_path):
+    site = big_site
+    rebuild(site)
+    (state,) = (site.root / "state").glob("published-*.pickle")
+    saved = state.read_bytes()
+    original = (site.root / "content/news/en-2.md").read_bytes()
+    story(site, "en-2", 2, key="k2", body="An edit that is then reverted.\n")
+    rebuild(site)
+    (site.root / "content/news/en-2.md").write_bytes(original)
+    rebuild(site)
+    state.write_bytes(saved)          # restored from a backup, say: the folders' inodes match again
+    story(site, "en-3", 3, body="An unrelated edit.\n")
+    assert_same_as_cold(site, cold_dir)

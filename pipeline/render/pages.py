@@ -36,17 +36,22 @@ FRONT_PAGE_ITEMS = 30
 ORGANIZATION_PAGE_ITEMS = 20
 
 
-@lru_cache(maxsize=4)
 def load_templates(folder: Path) -> tuple[Environment, dict[str, dict[str, str]]]:
-    env = Environment(
+    """The template environment and the interface strings. The strings are read on every
+    build (a long-running process must see an edit); Jinja reloads changed templates."""
+    strings = tomllib.loads((folder / "strings.toml").read_text(encoding="utf-8"))
+    return _environment(folder), strings
+
+
+@lru_cache(maxsize=4)
+def _environment(folder: Path) -> Environment:
+    return Environment(
         loader=FileSystemLoader(str(folder)),
         autoescape=select_autoescape(["html", "xml"], default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    strings = tomllib.loads((folder / "strings.toml").read_text(encoding="utf-8"))
-    return env, strings
 
 
 def render(catalog: Catalog, templates: Path, sink: Sink | None = None, share: Share | None = None) -> Sink:
