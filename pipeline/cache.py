@@ -82,12 +82,14 @@ def _code_hash() -> str:
     return digest.hexdigest()
 
 
-@functools.cache
-def _library_versions() -> tuple[str, ...]:
-    """The parsers a record is made with: an upgrade may change the HTML they write."""
-    from importlib.metadata import version
+def _library_versions() -> tuple[object, ...]:
+    """The parsers a record is made with: an upgrade may change the HTML they write.
+    (Read from the modules: importlib.metadata would cost a rebuild some 30 ms.)"""
+    import nh3
+    import yaml
+    from cmarkgfm import cmark
 
-    return tuple(version(name) for name in ("cmarkgfm", "nh3", "PyYAML"))
+    return cmark.CMARK_VERSION, nh3.__version__, yaml.__version__
 
 
 def site_fingerprint(site: Site) -> str:
