@@ -50,6 +50,7 @@ Signature = tuple[int | None, int, int]        # (st_mtime_ns, st_size, st_ino)
 # milliseconds at most (ext4, xfs, btrfs, tmpfs, APFS, NTFS tick with the kernel's clock).
 _RACY_NS = 2_000_000_000
 _RACY_FINE_NS = 100_000_000
+_BATCH = 500   # rows written per statement
 
 _SCHEMA = (
     """CREATE TABLE files (
@@ -115,6 +116,8 @@ class ParseCache:
         self._restat: list[tuple[str, Signature]] = []   # same bytes, new signature
         self._writing = False
         self._started_ns = time.time_ns()
+        self._rows_to_write: list[tuple] = []
+        self._bodies_to_write: list[tuple[str, str | None]] = []
         self._codec = _Codec()
 
     @classmethod
@@ -157,21 +160,31 @@ class ParseCache:
         digest, record, problems, body = packed
         self._seen[name] = digest
         if self._db is not None:
-            self._begin()
-            self._db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             (name, *self._trusted(stat), digest, record, problems))
-            if body is None:
-                self._db.execute("DELETE FROM bodies WHERE path = ?", (name,))
-            else:
-                self._db.execute("INSERT OR REPLACE INTO bodies VALUES (?, ?)", (name, body))
+            self._rows_to_write.append((name, *self._trusted(stat), digest, record, problems))
+            self._bodies_to_write.append((name, body))
+            if len(self._rows_to_write) >= _BATCH:
+                self._write_batch()
             body = None
         return digest, self._codec.record(record, body), pickle.loads(problems) if problems else []
+
+    def _write_batch(self) -> None:
+        """Rows go in batches: a cold build stores 10,000, one statement each costs seconds."""
+        if not self._rows_to_write:
+            return
+        self._begin()
+        self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)", self._rows_to_write)
+        self._db.executemany("DELETE FROM bodies WHERE path = ?",
+                             [(name,) for name, body in self._bodies_to_write if body is None])
+        self._db.executemany("INSERT OR REPLACE INTO bodies VALUES (?, ?)",
+                             [(name, body) for name, body in self._bodies_to_write if body is not None])
+        self._rows_to_write, self._bodies_to_write = [], []
 
     def commit(self) -> Bodies | None:
         """Record new signatures, forget the files that are gone, and commit; return the
         reader of this build's bodies (None without a cache: the records keep theirs)."""
         if self._db is None:
             return None
+        self._write_batch()
         gone = [(name,) for name in self._rows]
         if self._restat or gone:
             self._begin()
