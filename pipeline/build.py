@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from . import __version__
@@ -23,6 +24,7 @@ from .catalog import Catalog, build_catalog, digest
 from .config import Config, ConfigError, secret
 from .content import Content, collector_paused, load_content
 from .journal import ChangeLog, Journal
+from .media import read_medium
 from .model import Problem
 from .publish import Publisher, PublishError, PublishResult, output_lock
 from .render import Output, Share, Sink, emit, feeds, pages, partners, schemas, syndication
@@ -121,7 +123,8 @@ def _render_the_rest(catalog: Catalog, config: Config, content: Content, changes
     schemas.render(config.site).send_to(sink)
     for path in sorted(_visible_media(catalog)):
         # the name carries a hash of the bytes: the same name is the same file
-        emit(sink, path, path, content.media[path].read_bytes)
+        medium = content.media[path]
+        emit(sink, path, path, partial(read_medium, medium, config.limits.media_file_bytes))
 
 
 class _Forked:

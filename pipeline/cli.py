@@ -17,6 +17,7 @@ from . import __version__
 from .build import BuildReport, ContentErrors, build_site, check_content
 from .cache import CacheChanged
 from .config import Config, ConfigError, load_config
+from .media import MediaError
 from .publish import PublishError
 from .readers import parse_datetime
 
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         return args.handler(args, config, out, err)
-    except (ConfigError, UsageError, PublishError, CacheChanged) as exc:
+    except (ConfigError, UsageError, PublishError, CacheChanged, MediaError) as exc:
         err.print(f"newsroom: error: {exc}", markup=False, soft_wrap=True)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -20,6 +20,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "Delivery",
+    "Limits",
     "Newsletter",
     "Partner",
     "Paths",
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 KNOWN_LANGUAGES = frozenset({"en", "fi", "sv"})
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")   # fullmatch: ids name files and URLs
 
 
 class ConfigError(Exception):
@@ -111,6 +112,14 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Bounds on untrusted input: a larger file is a problem, never read whole."""
+
+    content_file_bytes: int = 1_000_000
+    media_file_bytes: int = 10_000_000
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     site: Site
@@ -120,6 +129,7 @@ class Config:
     newsletters: tuple[Newsletter, ...] = ()
     sources: tuple[Source, ...] = ()
     delivery: Delivery = field(default_factory=Delivery)
+    limits: Limits = field(default_factory=Limits)
 
 
 def secret(name: str) -> str | None:
@@ -148,7 +158,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
 
 # -- building -------------------------------------------------------------
 
-_TOP_KEYS = {"site", "paths", "topics", "partners", "newsletters", "sources", "delivery"}
+_TOP_KEYS = {"site", "paths", "topics", "partners", "newsletters", "sources", "delivery", "limits"}
 
 
 def _build(path: Path, raw: dict[str, Any]) -> Config:
@@ -171,6 +181,7 @@ def _build(path: Path, raw: dict[str, Any]) -> Config:
         sources=_unique_ids("sources", [_source(t, f"sources[{i}]", topics)
                                         for i, t in enumerate(_array(raw, "sources"))]),
         delivery=_delivery(_table(raw.get("delivery", {}), "delivery")),
+        limits=_limits(_table(raw.get("limits", {}), "limits")),
     )
 
 
@@ -198,7 +209,7 @@ def _site(t: dict[str, Any]) -> Site:
     if default not in languages:
         raise ConfigError(f"site.default_language: {default!r} is not in site.languages")
     base_url = _str(_required(t, "base_url", "site."), "site.base_url")
-    if not re.match(r"^https?://[^/]+", base_url):
+    if not re.fullmatch(r"https?://[^/\s]+(?:/\S*)?", base_url):
         raise ConfigError("site.base_url: expected an absolute http(s) URL")
     tz_name = _str(t.get("timezone", "UTC"), "site.timezone")
     try:
@@ -233,8 +244,9 @@ def _paths(t: dict[str, Any], root: Path) -> Paths:
 def _topics(t: dict[str, Any], site: Site) -> dict[str, Topic]:
     topics = {}
     for key, value in t.items():
-        if not _ID_RE.match(key):
-            raise ConfigError(f"topics.{key}: a topic key is lowercase letters, digits, - and _")
+        if not _ID_RE.fullmatch(key):
+            raise ConfigError(f"topics.{key}: a topic key is lowercase letters, digits, - and _ "
+                              "(at most 64)")
         body = _table(value, f"topics.{key}")
         _no_unknown(body, {"title"}, f"topics.{key}.")
         title = _localized(_required(body, "title", f"topics.{key}."), f"topics.{key}.title",
@@ -304,6 +316,17 @@ def _delivery(t: dict[str, Any]) -> Delivery:
                     rate_per_second=float(rate))
 
 
+def _limits(t: dict[str, Any]) -> Limits:
+    _no_unknown(t, {"content_file_bytes", "media_file_bytes"}, "limits.")
+    values = {}
+    for key in ("content_file_bytes", "media_file_bytes"):
+        value = _int(t.get(key, getattr(Limits, key)), f"limits.{key}")
+        if not 1_000 <= value <= 1_000_000_000:
+            raise ConfigError(f"limits.{key}: expected a number of bytes from 1000 to 1000000000")
+        values[key] = value
+    return Limits(**values)
+
+
 # -- typed accessors ------------------------------------------------------------
 
 
@@ -362,8 +385,9 @@ def _str_list(value: Any, where: str) -> list[str]:
 
 def _ident(value: Any, where: str) -> str:
     value = _str(value, where)
-    if not _ID_RE.match(value):
-        raise ConfigError(f"{where}: {value!r} must be lowercase letters, digits, - and _")
+    if not _ID_RE.fullmatch(value):
+        raise ConfigError(f"{where}: {value[:80]!r} must be lowercase letters, digits, - and _ "
+                          "(at most 64)")
     return value
 
 

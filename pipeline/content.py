@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import mimetypes
 import os
+import pickle
 import re
 import sys
 import unicodedata
@@ -19,10 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from itertools import repeat
 from operator import attrgetter
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .cache import Bodies, Packed, ParseCache, Parsed, Signature, pack, signature
 from .config import Config, Site, Topic
+from .media import IMAGE_TYPES, MediaError, Medium, Unreadable, load_medium, read_bounded, too_large
 from .model import Image, NewsItem, Problem, Profile
 from .readers import parse_news, parse_profile
 
@@ -42,7 +43,7 @@ class Content:
     news: tuple[NewsItem, ...]
     profiles: dict[str, Profile]
     problems: tuple[Problem, ...] = ()
-    media: dict[str, Path] = field(default_factory=dict)   # output path -> source file
+    media: dict[str, Medium] = field(default_factory=dict)   # output path -> checked source file
     files_read: int = 0
     files_parsed: int = 0                                  # cache misses
     fingerprints: dict[str, str] = field(default_factory=dict)   # source -> short hash, see _fingerprints
@@ -70,10 +71,11 @@ def load_content(config: Config, content_dir: Path | None = None, use_cache: boo
                  parallel_from: int = PARALLEL_FROM) -> Content:
     content_dir = (content_dir or config.paths.content).resolve()
     site = config.site
+    limit = config.limits.content_file_bytes
     cache = ParseCache.open(config.paths.state, site) if use_cache else ParseCache.disabled(site)
     try:
-        files = _scan(content_dir)
-        results, parsed = _read(files, cache, site, parallel_from)
+        files, refused = _scan(content_dir, limit)
+        results, parsed = _read(files, cache, site, parallel_from, limit)
         bodies = cache.commit()
     except BaseException:
         cache.close()
@@ -81,7 +83,7 @@ def load_content(config: Config, content_dir: Path | None = None, use_cache: boo
 
     # the checks across files also run on files with problems of their own (all problems in
     # one pass), but a sound file claims a slug or id before a broken one
-    problems = [p for _, _, found in results for p in found]
+    problems = refused + [p for _, _, found in results for p in found]
     broken = {p.path for p in problems}
     records = [r for _, r, _ in results if r is not None]
     all_profiles = [r for r in records if isinstance(r, Profile)]
@@ -90,9 +92,9 @@ def load_content(config: Config, content_dir: Path | None = None, use_cache: boo
     problems += _check_profiles(all_profiles, config.topics)
     problems += _check_news(news, config.topics, profiles)
     problems += _check_unique_news(news, broken)
-    media: dict[str, Path] = {}
-    news = [_resolve_image(n, content_dir, site, media, problems) for n in news]
-    profiles = {s: _resolve_logo(p, content_dir, site, media, problems) for s, p in profiles.items()}
+    media = _Media(content_dir, site, config.limits.media_file_bytes)
+    news = [_resolve_image(n, media, problems) for n in news]
+    profiles = {s: _resolve_logo(p, media, problems) for s, p in profiles.items()}
 
     bad = {p.path for p in problems}
     shown = [_display(p, content_dir) for p in sorted(problems, key=lambda p: (p.path, p.line))]
@@ -105,7 +107,7 @@ def load_content(config: Config, content_dir: Path | None = None, use_cache: boo
         news=good_news,
         profiles=good_profiles,
         problems=tuple(shown),
-        media=media,
+        media=media.files,
         files_read=len(files),
         files_parsed=parsed,
         fingerprints=_fingerprints(good_news, good_profiles.values(), digests, cache.fingerprint),
@@ -113,41 +115,82 @@ def load_content(config: Config, content_dir: Path | None = None, use_cache: boo
     )
 
 
-def _scan(content_dir: Path) -> list[Found]:
-    """Every news file (sub-folders too), then every profile, each in path order; one
-    ``scandir`` per folder gives names and types without a Path object per file."""
+def _scan(content_dir: Path, max_bytes: int) -> tuple[list[Found], list[Problem]]:
+    """Every news file (sub-folders too), then every profile, each in path order; and the
+    files refused before reading (too large, or a symbolic link leading out of the content
+    folder). One ``scandir`` per folder gives names and types without a Path object per file."""
     news: list[Found] = []
     profiles: list[Found] = []
-    _markdown_files(content_dir, "news", news, recursive=True)
-    _markdown_files(content_dir, "profiles", profiles, recursive=False)
-    return news + profiles
+    refused: list[Problem] = []
+    for folder, found, recursive in (("news", news, True), ("profiles", profiles, False)):
+        if _outside(content_dir, content_dir / folder):
+            refused.append(Problem(folder, 1, "folder", "a symbolic link leading outside the content "
+                                   "folder: refused"))
+        else:
+            _markdown_files(content_dir, folder, found, recursive, _Refusals(refused, max_bytes))
+    return news + profiles, refused
 
 
-def _markdown_files(content_dir: Path, folder: str, found: list[Found], recursive: bool) -> None:
+@dataclass
+class _Refusals:
+    problems: list[Problem]
+    max_bytes: int
+
+    def add(self, name: str, field_: str, message: str) -> None:
+        self.problems.append(Problem(name, 1, field_, message))
+
+
+def _markdown_files(content_dir: Path, folder: str, found: list[Found], recursive: bool,
+                    refusals: _Refusals) -> None:
     """Depth first, each folder's entries by name: the order of ``sorted(Path.rglob(...))``,
-    which compares paths part by part ("a/x.md" before "a-b/x.md")."""
+    which compares paths part by part ("a/x.md" before "a-b/x.md"). Symbolic links to
+    folders are not followed; one to a file counts only if the file is inside the content
+    folder (a link to /etc/passwd or /proc/self/environ would publish it)."""
     try:
         entries = sorted(os.scandir(content_dir / folder), key=attrgetter("name"))
-    except (FileNotFoundError, NotADirectoryError, PermissionError):
-        return   # as Path.rglob: a missing or unreadable folder holds no files
+    except (FileNotFoundError, NotADirectoryError):
+        return   # as Path.rglob: a missing folder holds no files
+    except OSError as exc:   # an unreadable folder: its items must not silently disappear
+        refusals.add(folder, "folder", f"cannot be read: {exc.strerror or exc}")
+        return
     for entry in entries:
         name = f"{folder}/{entry.name}"
         if entry.name.endswith(".md") and entry.is_file():
-            found.append((name, entry.path, signature(entry.stat())))
+            path = entry.path
+            if entry.is_symlink():
+                if _outside(content_dir, Path(path)):
+                    refusals.add(name, "file", "a symbolic link to a file outside the content folder: "
+                                 "refused")
+                    continue
+                path = os.path.realpath(path)
+            info = entry.stat()
+            if info.st_size > refusals.max_bytes:
+                refusals.add(name, "file", too_large(info.st_size, refusals.max_bytes,
+                                                     "limits.content_file_bytes"))
+                continue
+            found.append((name, path, signature(info)))
         elif recursive and entry.is_dir(follow_symlinks=False):
-            _markdown_files(content_dir, name, found, recursive)
+            _markdown_files(content_dir, name, found, recursive, refusals)
 
 
-def _read(files: list[Found], cache: ParseCache, site: Site,
-          parallel_from: int) -> tuple[list[Parsed], int]:
+def _outside(content_dir: Path, path: Path) -> bool:
+    """Whether ``path``, its symbolic links followed, leads outside ``content_dir`` (resolved)."""
+    return path.is_symlink() and not Path(os.path.realpath(path)).is_relative_to(content_dir)
+
+
+def _read(files: list[Found], cache: ParseCache, site: Site, parallel_from: int,
+          max_bytes: int) -> tuple[list[Parsed], int]:
     """Every file's result, in order (from the cache where it can), and how many were parsed."""
     with collector_paused():
         results = cache.lookup(files)
         missed = [i for i, result in enumerate(results) if result is None]
         todo = [files[i][:2] for i in missed]
-        for i, packed in zip(missed, _parse_all(todo, site, parallel_from), strict=True):
+        for i, packed in zip(missed, _parse_all(todo, site, parallel_from, max_bytes), strict=True):
             name, _, stat = files[i]
-            results[i] = cache.store(name, stat, packed)
+            if packed[0] == _UNREAD:   # not cached: the file may be readable next time, same stat
+                results[i] = (_UNREAD, None, pickle.loads(packed[2]))
+            else:
+                results[i] = cache.store(name, stat, packed)
     return results, len(missed)
 
 
@@ -164,37 +207,45 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _parse_all(todo: list[tuple[str, str]], site: Site, parallel_from: int) -> Iterator[Packed]:
+def _parse_all(todo: list[tuple[str, str]], site: Site, parallel_from: int,
+               max_bytes: int) -> Iterator[Packed]:
     """Parse ``(name, path)`` files in order: many of them in two worker processes. Those are
     forked (Linux only: elsewhere forking a process with system libraries loaded is unsafe),
     so they start in milliseconds with everything already imported."""
     workers = min(2, os.cpu_count() or 1)
     if len(todo) < max(parallel_from, 1) or workers < 2 or sys.platform != "linux":
-        return (_parse_file(name, path, site) for name, path in todo)
+        return (_parse_file(name, path, site, max_bytes) for name, path in todo)
     size = min(_CHUNK, -(-len(todo) // (2 * workers)))   # at least two tasks per worker
     chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
-    return _parse_in_workers(chunks, site, workers)
+    return _parse_in_workers(chunks, site, workers, max_bytes)
 
 
-def _parse_in_workers(chunks: list[list[tuple[str, str]]], site: Site, workers: int) -> Iterator[Packed]:
+def _parse_in_workers(chunks: list[list[tuple[str, str]]], site: Site, workers: int,
+                      max_bytes: int) -> Iterator[Packed]:
     # imported here: a rebuild after an edit parses a file or two and never needs them
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-        for packed in pool.map(_parse_chunk, chunks, repeat(site)):
+        for packed in pool.map(_parse_chunk, chunks, repeat(site), repeat(max_bytes)):
             yield from packed
 
 
-def _parse_chunk(files: list[tuple[str, str]], site: Site) -> list[Packed]:
+def _parse_chunk(files: list[tuple[str, str]], site: Site, max_bytes: int) -> list[Packed]:
     gc.enable()   # forked while the parent had the collector paused: parsing may leave cycles
-    return [_parse_file(name, path, site) for name, path in files]
+    return [_parse_file(name, path, site, max_bytes) for name, path in files]
 
 
-def _parse_file(name: str, path: str, site: Site) -> Packed:
+_UNREAD = b""   # the digest of a file that could not be read
+
+
+def _parse_file(name: str, path: str, site: Site, max_bytes: int) -> Packed:
     """Read and parse one file, packed for the cache (in a worker, that work is spared the
     parent too, and the result crosses to it as a few strings)."""
-    raw = Path(path).read_bytes()
+    try:
+        raw = read_bounded(path, max_bytes, "limits.content_file_bytes")
+    except Unreadable as exc:
+        return _UNREAD, None, pickle.dumps([Problem(name, 1, "file", str(exc))]), None
     reader = parse_news if name.startswith("news/") else parse_profile
     return pack((hashlib.sha256(raw).digest(), *reader(name, raw, site)))
 
@@ -291,46 +342,73 @@ def _all_distinct(news: list[NewsItem]) -> bool:
             and len(set(translated)) == len(translated))
 
 
-def _resolve_image(item: NewsItem, content_dir: Path, site: Site, media: dict[str, Path],
-                   problems: list[Problem]) -> NewsItem:
-    image = _resolve(item.image, item.source, item.line_of("image"), "image", content_dir, site,
-                     media, problems)
+class _Media:
+    """Local images checked and named for ``media/``; each file read once per build."""
+
+    def __init__(self, content_dir: Path, site: Site, max_bytes: int):
+        self.content_dir, self.site, self.max_bytes = content_dir, site, max_bytes
+        self.files: dict[str, Medium] = {}            # output path -> medium
+        self._by_src: dict[str, tuple[str, Medium] | MediaError] = {}
+
+    def resolve(self, image: Image) -> Image:
+        """``image`` with its URL; raises :class:`MediaError` for a local file refused."""
+        if image.src.startswith(("http://", "https://")):
+            return replace(image, url=image.src, media_type=_remote_media_type(image.src))
+        found = self._by_src.get(image.src)
+        if found is None:
+            try:
+                medium = load_medium(self.content_dir, image.src, self.max_bytes)
+                name = _url_safe_name(PurePosixPath(image.src).stem) + medium.extension
+                found = (f"media/{medium.sha256[:12]}-{name}", medium)
+            except MediaError as exc:
+                found = exc
+            self._by_src[image.src] = found
+        if isinstance(found, MediaError):
+            raise found
+        output_path, medium = found
+        self.files[output_path] = medium
+        return replace(image, url=self.site.base_url + output_path, output_path=output_path,
+                       media_type=medium.media_type, length=medium.length)
+
+
+def _remote_media_type(url: str) -> str | None:
+    suffix = PurePosixPath(url.split("?", 1)[0].split("#", 1)[0]).suffix.lower()
+    return next((t for t, extensions in IMAGE_TYPES.items() if suffix in extensions), None)
+
+
+def _resolve_image(item: NewsItem, media: _Media, problems: list[Problem]) -> NewsItem:
+    image = _resolve(item.image, item.source, item.line_of("image"), "image", media, problems)
     return replace(item, image=image) if image is not item.image else item
 
 
-def _resolve_logo(profile: Profile, content_dir: Path, site: Site, media: dict[str, Path],
-                  problems: list[Problem]) -> Profile:
-    logo = _resolve(profile.logo, profile.source, profile.line_of("logo"), "logo", content_dir,
-                    site, media, problems)
+def _resolve_logo(profile: Profile, media: _Media, problems: list[Problem]) -> Profile:
+    logo = _resolve(profile.logo, profile.source, profile.line_of("logo"), "logo", media, problems)
     return replace(profile, logo=logo) if logo is not profile.logo else profile
 
 
-def _resolve(image: Image | None, source: str, line: int, name: str, content_dir: Path,
-             site: Site, media: dict[str, Path], problems: list[Problem]) -> Image | None:
-    """Give an image its absolute URL; copy local files to media/ under a content hash."""
+def _resolve(image: Image | None, source: str, line: int, name: str, media: _Media,
+             problems: list[Problem]) -> Image | None:
+    """Give an image its absolute URL; a local file is checked and goes to media/ under a
+    content hash."""
     if image is None:
         return None
-    media_type = mimetypes.guess_type(image.src)[0]
-    if image.src.startswith(("http://", "https://")):
-        return replace(image, url=image.src, media_type=media_type)
-    path = content_dir / image.src
-    if not path.is_file():
-        problems.append(Problem(source, line, f"{name}.src",
-                                f"no such file: content/{image.src}"))
+    try:
+        return media.resolve(image)
+    except MediaError as exc:
+        problems.append(Problem(source, line, f"{name}.src", str(exc)))
         return image
-    data = path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()[:12]
-    output_path = f"media/{digest}-{_url_safe_name(path.name)}"
-    media[output_path] = path
-    return replace(image, url=site.base_url + output_path, output_path=output_path,
-                   media_type=media_type, length=len(data))
+
+
+_MAX_NAME = 80   # characters of a medium's own name kept in its output name
 
 
 def _url_safe_name(name: str) -> str:
-    """``Kuva äänestä 1.PNG`` -> ``kuva-aanesta-1.png``: lowercase ASCII letters, digits,
-    '-' and '.', so pages, feeds and partner files can all use the URL as it is."""
+    """``Kuva äänestä 1`` -> ``kuva-aanesta-1``: lowercase ASCII letters, digits, '-' and
+    '.', so pages, feeds and partner files can all use the URL as it is; cut short, so the
+    hashed output name stays far below file systems' 255 bytes."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9.]+", "-", ascii_name.lower()).strip("-.") or "file"
+    safe = re.sub(r"[^a-z0-9.]+", "-", ascii_name.lower()).strip("-.")
+    return safe[:_MAX_NAME].rstrip("-.") or "file"
 
 
 def _display(problem: Problem, content_dir: Path) -> Problem:

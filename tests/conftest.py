@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import struct
 import textwrap
+import zlib
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,6 +18,17 @@ ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
 HELSINKI = ZoneInfo("Europe/Helsinki")
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=HELSINKI)
+
+
+def png(width: int = 1, height: int = 1, seed: int = 0) -> bytes:
+    """A real PNG image (grey pixels, ``seed`` their shade): media are checked by content."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\0" + bytes([seed % 256]) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunks = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunks
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -88,6 +101,12 @@ class Site:
         path = self.root / "content" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    def write_bytes(self, rel: str, data: bytes) -> Path:
+        path = self.root / "content" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
         return path
 
     def write_news(self, slug: str, front: str, body: str = "A first paragraph of news.\n") -> Path:

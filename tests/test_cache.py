@@ -19,6 +19,8 @@ from pipeline.cache import CACHE_VERSION, CacheChanged, ParseCache
 from pipeline.content import Content, load_content
 from pipeline.readers import parse_news
 
+from .conftest import png
+
 FRONT = "title: A title\ndate: 2026-11-20T10:00\ntopics: [neurological]\n"
 CACHE = Path("state") / "parse-cache.sqlite3"
 LONG_AGO = time.time_ns() - 3600 * 10**9   # older than the "racy" window: signatures are trusted
@@ -68,7 +70,7 @@ def bodies() -> set[str]:
 
 def write_many(site, count: int) -> None:
     """Items of every kind: plain, with a local image, with problems, and a profile."""
-    site.write("media/a.png", "png")
+    site.write_bytes("media/a.png", png())
     for i in range(count):
         extra = ("image: {src: media/a.png, alt: A}\n" if i % 3 == 0 else
                  "organizations: [uef]\nupdated: 2026-11-21\n" if i % 3 == 1 else
@@ -325,10 +327,10 @@ def test_fingerprints_cover_good_files_and_stay_put(site):
 
 
 def test_a_new_image_under_the_same_name_changes_the_fingerprint(site):
-    site.write("media/a.png", "png")
+    site.write_bytes("media/a.png", png())
     site.write_news("a", FRONT + "image: {src: media/a.png, alt: A}\n")
     first = load(site).fingerprints["news/a.md"]
-    site.write("media/a.png", "another png")
+    site.write_bytes("media/a.png", png(seed=1))
     content = load(site)
     assert content.files_parsed == 0
     assert content.fingerprints["news/a.md"] != first

@@ -11,6 +11,8 @@ import pytest
 
 from pipeline.content import Content, load_content
 
+from .conftest import png
+
 HELSINKI = ZoneInfo("Europe/Helsinki")
 FRONT = "title: A title\ndate: 2026-11-20T10:00\ntopics: [neurological]\n"   # lines 2, 3, 4
 CACHE = Path("state") / "parse-cache.sqlite3"
@@ -89,15 +91,15 @@ def test_invalid_slug_from_the_file_name(site):
 def test_a_local_image_that_exists_is_resolved(site):
     media = site.root / "content" / "media"
     media.mkdir()
-    (media / "chart.png").write_bytes(b"\x89PNG fake")
+    (media / "chart.png").write_bytes(png())
     site.write_news("x", FRONT + "image: {src: media/chart.png, alt: A chart}\n")
     content = load(site)
     assert content.problems == ()
     [item] = content.news
     assert item.image.output_path.startswith("media/") and item.image.output_path.endswith("-chart.png")
     assert item.image.url == "https://news.example.org/" + item.image.output_path
-    assert (item.image.media_type, item.image.length) == ("image/png", 9)
-    assert content.media == {item.image.output_path: media / "chart.png"}
+    assert (item.image.media_type, item.image.length) == ("image/png", len(png()))
+    assert {k: m.path for k, m in content.media.items()} == {item.image.output_path: media / "chart.png"}
 
 
 # -- cross-file rules -----------------------------------------------------------------
@@ -461,10 +463,10 @@ def test_duplicates_are_found_on_a_fully_cached_load(site):
 def test_a_local_image_is_checked_on_a_fully_cached_load(site):
     media = site.root / "content" / "media"
     media.mkdir()
-    (media / "a.png").write_bytes(b"png")
+    (media / "a.png").write_bytes(png())
     site.write_news("a", FRONT + "image: {src: media/a.png, alt: A}\n")
     first = load(site).news[0].image.output_path
-    (media / "a.png").write_bytes(b"another png")        # same name, new bytes: a new media name
+    (media / "a.png").write_bytes(png(seed=7))        # same name, new bytes: a new media name
     content = load(site)
     assert content.files_parsed == 0
     assert content.news[0].image.output_path != first
@@ -490,11 +492,11 @@ def test_the_cache_lives_in_the_configured_state_folder(site):
 
 def test_local_image_names_become_url_safe_in_media(site, monkeypatch):
     monkeypatch.chdir(site.root)
-    site.write("media/Kuva äänestä 1.PNG", "not really a png")
+    site.write_bytes("media/Kuva äänestä 1.PNG", png())
     site.write_news("pic", "title: Pic\ndate: 2026-11-01\ntopics: [medtech]\n"
                     "image: {src: media/Kuva äänestä 1.PNG, alt: A picture}\n")
     content = load_content(site.config)
     [item] = content.news
     assert item.image.output_path.endswith("-kuva-aanesta-1.png")
     assert item.image.url == "https://news.example.org/" + item.image.output_path
-    assert content.media[item.image.output_path].name == "Kuva äänestä 1.PNG"
+    assert content.media[item.image.output_path].path.name == "Kuva äänestä 1.PNG"

@@ -1,0 +1,288 @@
+"""Local media: a path under ``content/`` checked before any byte of it is published.
+
+Content is untrusted. A medium must resolve (symlinks followed) to a regular file inside
+the content folder but outside ``news/`` and ``profiles/`` (so no Markdown file, a draft's
+or an embargoed item's included, can be published as a picture); its bytes must be an
+image of a supported type, whatever its name says; and it must be below a size limit.
+SVG is XML that a browser runs scripts from when it is opened from our origin, so an SVG
+is accepted only if it holds nothing active: no script, event handler, foreignObject,
+reference outside the file, or entity declaration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from lxml import etree
+
+__all__ = ["IMAGE_TYPES", "MediaError", "Medium", "Unreadable", "load_medium", "read_bounded", "read_medium",
+           "too_large"]
+
+# media type -> the file name extensions it may have (the first is the usual one)
+IMAGE_TYPES = {
+    "image/png": (".png",),
+    "image/jpeg": (".jpg", ".jpeg"),
+    "image/gif": (".gif",),
+    "image/webp": (".webp",),
+    "image/avif": (".avif",),
+    "image/svg+xml": (".svg",),
+}
+_BY_EXTENSION = {ext: media_type for media_type, exts in IMAGE_TYPES.items() for ext in exts}
+_NAMES = "PNG, JPEG, GIF, WebP, AVIF or SVG"
+_RESERVED_FOLDERS = ("news", "profiles")   # content files, never media
+
+
+class MediaError(ValueError):
+    """A medium that may not be published; the message says why, for ``field: message``."""
+
+
+@dataclass(frozen=True)
+class Medium:
+    """A checked local image: where its bytes are, what they are and their digest."""
+
+    path: Path           # the resolved file, inside the content folder
+    media_type: str
+    extension: str       # the source's own extension, lower case (it matches media_type)
+    sha256: str
+    length: int
+
+
+def load_medium(content_dir: Path, src: str, max_bytes: int) -> Medium:
+    """Resolve ``src`` (relative to ``content_dir``, which is resolved), read and check it."""
+    path = _resolve_inside(content_dir, src)
+    try:
+        data = read_bounded(path, max_bytes, "limits.media_file_bytes")
+    except Unreadable as exc:
+        raise MediaError(f"content/{src}: {exc}") from None
+    media_type = _media_type(data, PurePosixPath(src).suffix.lower(), src)
+    return Medium(path=path, media_type=media_type, extension=PurePosixPath(src).suffix.lower(),
+                  sha256=hashlib.sha256(data).hexdigest(), length=len(data))
+
+
+def read_medium(medium: Medium, max_bytes: int) -> bytes:
+    """The medium's bytes, as they were checked (a file changed since is an error)."""
+    try:
+        data = read_bounded(medium.path, max_bytes)
+    except Unreadable as exc:
+        raise MediaError(f"{medium.path}: {exc}") from None
+    if hashlib.sha256(data).hexdigest() != medium.sha256:
+        raise MediaError(f"{medium.path} changed during the build; build again")
+    return data
+
+
+class Unreadable(ValueError):
+    """A file that could not be read whole: the message says why, without its name."""
+
+
+def read_bounded(path: str | Path, max_bytes: int, limit_name: str = "") -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``. The size is checked on the
+    open file and the read stops past the limit, so a file that grows meanwhile, a FIFO
+    or a device never holds the build."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise Unreadable(f"cannot read: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise Unreadable("not a regular file")
+        try:
+            data = fh.read(max_bytes + 1)
+        except OSError as exc:
+            raise Unreadable(f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise Unreadable(too_large(max(info.st_size, len(data)), max_bytes, limit_name))
+    return data
+
+
+def too_large(size: int, max_bytes: int, limit_name: str = "") -> str:
+    where = f" ({limit_name} in newsroom.toml)" if limit_name else ""
+    return f"{_size(size)}, above the limit of {_size(max_bytes)}{where}"
+
+
+def _size(n: int) -> str:
+    return f"{n / 1_000_000:.1f} MB" if n >= 100_000 else f"{n:,} bytes"
+
+
+def _resolve_inside(content_dir: Path, src: str) -> Path:
+    """The real file ``src`` names, refused if it lies outside the content folder (through
+    a symlink) or in a folder of content files."""
+    real = Path(os.path.realpath(content_dir / src))
+    if not real.is_relative_to(content_dir):
+        raise MediaError(f"content/{src} leads outside the content folder (a symbolic link); "
+                         "media must be files inside it")
+    relative = real.relative_to(content_dir)
+    if relative.parts and relative.parts[0] in _RESERVED_FOLDERS:
+        raise MediaError(f"content/{src} is under content/{relative.parts[0]}/, where content files "
+                         "live; keep images elsewhere, e.g. in content/media/")
+    if not real.exists():
+        raise MediaError(f"no such file: content/{src}")
+    return real
+
+
+def _media_type(data: bytes, extension: str, src: str) -> str:
+    """The image type of ``data``, which must agree with the name's extension."""
+    claimed = _BY_EXTENSION.get(extension)
+    if claimed is None:
+        raise MediaError(f"content/{src} is not an image file: use {_NAMES}")
+    actual = _sniff(data)
+    if actual is None:
+        if claimed == "image/svg+xml":
+            check_svg(data, src)
+            return claimed
+        raise MediaError(f"content/{src} is not a {_label(claimed)} image "
+                         f"(its bytes are not one of {_NAMES})")
+    if actual != claimed:
+        raise MediaError(f"content/{src} is a {_label(actual)} image but its name ends in {extension}: "
+                         f"rename it to {IMAGE_TYPES[actual][0]}")
+    return actual
+
+
+def _label(media_type: str) -> str:
+    return {"image/svg+xml": "SVG", "image/jpeg": "JPEG", "image/webp": "WebP",
+            "image/avif": "AVIF"}.get(media_type, media_type.removeprefix("image/").upper())
+
+
+def _sniff(data: bytes) -> str | None:
+    """The raster type the bytes start with (magic numbers), else None."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[4:8] == b"ftyp" and _is_avif(data):
+        return "image/avif"
+    return None
+
+
+def _is_avif(data: bytes) -> bool:
+    """An ISO BMFF file whose ftyp box names an AVIF brand (major or compatible)."""
+    size = int.from_bytes(data[:4], "big")
+    box = data[8:min(max(size, 16), 4096)]
+    brands = {box[i:i + 4] for i in range(0, len(box) - 3, 4)}   # major, minor version, compatible
+    return bool(brands & {b"avif", b"avis"})
+
+
+# -- SVG ---------------------------------------------------------------------------------
+
+_SVG = "http://www.w3.org/2000/svg"
+_XLINK = "http://www.w3.org/1999/xlink"
+# Elements of these namespaces are editors' metadata, inert in every browser.
+_METADATA_NAMESPACES = {
+    "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "http://purl.org/dc/elements/1.1/",
+    "http://purl.org/dc/terms/",
+    "http://creativecommons.org/ns#",
+    "http://web.resource.org/cc/",
+    "http://www.inkscape.org/namespaces/inkscape",
+    "http://sodipodi.sourceforge.net/DTD/sodipodi-0.dtd",
+    "http://www.bohemiancoding.com/sketch/ns",
+}
+_ACTIVE_ELEMENTS = {"script", "foreignObject", "handler", "listener", "iframe", "embed", "object"}
+_ANIMATIONS = {"set", "animate", "animateTransform", "animateMotion", "animateColor"}
+_URL_FUNCTION = re.compile(r"url\(\s*(['\"]?)\s*([^)'\"]*)", re.I)
+_LOCAL_DATA_IMAGE = re.compile(r"data:image/(?:png|jpeg|gif|webp);base64,", re.I)
+_SCRIPT_URL = re.compile(r"(?:java|vb)script\s*:", re.I)
+
+
+def _svg_parser() -> etree.XMLParser:
+    # no entities expanded, no DTD or network fetched, libxml2's depth and size limits kept
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                           huge_tree=False, recover=False, remove_blank_text=False)
+
+
+def check_svg(data: bytes, src: str) -> None:
+    """Refuse an SVG that could run script or fetch anything when opened from our origin."""
+    try:
+        root = etree.fromstring(data, _svg_parser())
+    except etree.XMLSyntaxError as exc:
+        raise MediaError(f"content/{src} is not a well-formed SVG image: {exc.msg}") from None
+    docinfo = root.getroottree().docinfo
+    if docinfo.internalDTD is not None and _has_internal_subset(data, docinfo.encoding):
+        raise MediaError(f"content/{src}: SVG with entity or DOCTYPE declarations is refused")
+    if root.tag != f"{{{_SVG}}}svg":
+        raise MediaError(f"content/{src} is not an SVG image (its root element is not <svg>)")
+    prolog_and_epilog = [*root.itersiblings(preceding=True), *root.itersiblings()]
+    for node in [*prolog_and_epilog, *root.iter()]:
+        reason = _unsafe(node)
+        if reason:
+            line = f" (line {node.sourceline})" if node.sourceline else ""
+            raise MediaError(f"content/{src}{line}: {reason}; such SVG could run script on the "
+                             "site or load files from elsewhere, and is refused")
+
+
+def _has_internal_subset(data: bytes, encoding: str | None) -> bool:
+    """Declarations between [ ] in the DOCTYPE: lxml shows entities, not attribute
+    defaults (``<!ATTLIST svg onload CDATA …>``), so any internal subset is refused."""
+    try:
+        text = data.decode(encoding or "utf-8", errors="replace")
+    except LookupError:
+        return True
+    return re.search(r"<!DOCTYPE[^>\[]*\[", text, re.I) is not None
+
+
+def _unsafe(node) -> str | None:
+    if isinstance(node, etree._ProcessingInstruction):
+        return f"processing instruction <?{node.target}?>"
+    if isinstance(node, etree._Entity):
+        return f"entity reference &{node.name};"
+    if not isinstance(node.tag, str):
+        return None   # a comment
+    qname = etree.QName(node)
+    if qname.namespace != _SVG:
+        if qname.namespace in _METADATA_NAMESPACES:
+            return None
+        return f"element <{qname.localname}> is not SVG ({qname.namespace or 'no namespace'})"
+    if qname.localname in _ACTIVE_ELEMENTS:
+        return f"<{qname.localname}> element"
+    if qname.localname in _ANIMATIONS:
+        target = node.get("attributeName", "").lower()
+        if target.endswith("href") or target.startswith("on"):
+            return f"<{qname.localname}> that changes {target}"
+    if qname.localname == "style":
+        return _unsafe_css(node.text or "")
+    for name, value in node.attrib.items():
+        reason = _unsafe_attribute(qname.localname, etree.QName(name), value)
+        if reason:
+            return reason
+    return None
+
+
+def _unsafe_attribute(element: str, name: etree.QName, value: str) -> str | None:
+    local = name.localname
+    if local.lower().startswith("on"):
+        return f"event handler {local}= on <{element}>"
+    if _SCRIPT_URL.search(value):
+        return f"script URL in {local}= on <{element}>"
+    if local == "href" and name.namespace in (None, _XLINK):
+        target = value.strip()
+        if target.startswith("#") or (element == "image" and _LOCAL_DATA_IMAGE.match(target)):
+            return None
+        return f"reference to {_excerpt(target)} in href= on <{element}>"
+    if local == "style" or "url(" in value.lower():
+        return _unsafe_css(value)
+    return None
+
+
+def _unsafe_css(css: str) -> str | None:
+    if "@import" in css.lower():
+        return "@import in a style"
+    for match in _URL_FUNCTION.finditer(css):
+        target = match.group(2).strip()
+        if not target.startswith("#") and not _LOCAL_DATA_IMAGE.match(target):
+            return f"reference to {_excerpt(target)} in url()"
+    if "expression(" in css.lower() or "-moz-binding" in css.lower():
+        return "scripted CSS"
+    return None
+
+
+def _excerpt(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "…")
