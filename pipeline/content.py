@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from .cache import Bodies, Packed, ParseCache, Parsed, Signature, pack, signature
 from .config import Config, Site, Topic
 from .media import IMAGE_TYPES, MediaError, Medium, Unreadable, load_medium, read_bounded, too_large
-from .model import Image, NewsItem, Problem, Profile
+from .model import Image, NewsItem, Problem, Profile, excerpt
 from .readers import parse_news, parse_profile
 
 __all__ = ["PARALLEL_FROM", "Content", "collector_paused", "load_content"]
@@ -97,7 +97,8 @@ def load_content(config: Config, content_dir: Path | None = None, use_cache: boo
     profiles = {s: _resolve_logo(p, media, problems) for s, p in profiles.items()}
 
     bad = {p.path for p in problems}
-    shown = [_display(p, content_dir) for p in sorted(problems, key=lambda p: (p.path, p.line))]
+    in_order = sorted(problems, key=lambda p: (p.path, p.line))
+    shown = [_display(p, content_dir) for p in _at_most_per_file(in_order)]
     good_profiles = {s: p for s, p in sorted(profiles.items()) if p.source not in bad}
     skipped = {s for s, p in profiles.items() if p.source in bad}
     good_news = tuple(_without_skipped_organizations(n, skipped) if skipped else n
@@ -286,7 +287,7 @@ def _unique_profiles(profiles: list[Profile], broken: set[str],
         first = by_slug.get(profile.slug)
         if first:
             problems.append(Problem(profile.source, profile.line_of("slug"), "slug",
-                                    f"{profile.slug!r} is also the slug of {first.source}"))
+                                    f"{excerpt(profile.slug)} is also the slug of {first.source}"))
         else:
             by_slug[profile.slug] = profile
     return by_slug
@@ -294,7 +295,7 @@ def _unique_profiles(profiles: list[Profile], broken: set[str],
 
 def _check_profiles(profiles, topics: dict[str, Topic]) -> list[Problem]:
     return [
-        Problem(p.source, p.line_of("topics"), "topics", f"unknown topic {t!r}")
+        Problem(p.source, p.line_of("topics"), "topics", f"unknown topic {excerpt(t)}")
         for p in profiles for t in p.topics if t not in topics
     ]
 
@@ -306,11 +307,12 @@ def _check_news(news: list[NewsItem], topics: dict[str, Topic],
         for topic in item.topics:
             if topic not in topics:
                 problems.append(Problem(item.source, item.line_of("topics"), "topics",
-                                        f"unknown topic {topic!r} (known: {', '.join(topics)})"))
+                                        f"unknown topic {excerpt(topic)} (known: {', '.join(topics)})"))
         for org in item.organizations:
             if org not in profiles:
+                missing = f"no content/profiles/{excerpt(org, quote=False)}.md"
                 problems.append(Problem(item.source, item.line_of("organizations"), "organizations",
-                                        f"unknown organization {org!r}: no content/profiles/{org}.md"))
+                                        f"unknown organization {excerpt(org)}: {missing}"))
     return problems
 
 
@@ -332,7 +334,7 @@ def _check_unique_news(news: list[NewsItem], broken: set[str]) -> list[Problem]:
                 shown = value[0] if isinstance(value, tuple) else value
                 what = f"in language {item.lang!r} " if name == "translation_key" else ""
                 problems.append(Problem(item.source, item.line_of(name), name,
-                                        f"{shown!r} {what}is also used by {first.source}"))
+                                        f"{excerpt(shown)} {what}is also used by {first.source}"))
     return problems
 
 
@@ -409,6 +411,29 @@ def _url_safe_name(name: str) -> str:
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     safe = re.sub(r"[^a-z0-9.]+", "-", ascii_name.lower()).strip("-.")
     return safe[:_MAX_NAME].rstrip("-.") or "file"
+
+
+MAX_PROBLEMS_PER_FILE = 20
+
+
+def _at_most_per_file(problems: list[Problem]) -> list[Problem]:
+    """The first problems of each file, then one line saying how many more there are: a
+    file listing ten thousand unknown topics must not print ten thousand lines."""
+    counts: dict[str, int] = {}
+    for problem in problems:
+        counts[problem.path] = counts.get(problem.path, 0) + 1
+    if max(counts.values(), default=0) <= MAX_PROBLEMS_PER_FILE:
+        return problems
+    kept: list[Problem] = []
+    seen: dict[str, int] = {}
+    for problem in problems:
+        seen[problem.path] = seen.get(problem.path, 0) + 1
+        if seen[problem.path] <= MAX_PROBLEMS_PER_FILE:
+            kept.append(problem)
+        elif seen[problem.path] == MAX_PROBLEMS_PER_FILE + 1:
+            more = counts[problem.path] - MAX_PROBLEMS_PER_FILE
+            kept.append(replace(problem, field="problems", message=f"{more} more not shown"))
+    return kept
 
 
 def _display(problem: Problem, content_dir: Path) -> Problem:

@@ -5,7 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["Image", "NewsItem", "Problem", "Profile"]
+__all__ = ["Image", "NewsItem", "Problem", "Profile", "excerpt"]
+
+
+def excerpt(value: object, limit: int = 60, quote: bool = True) -> str:
+    """``value`` quoted for a message, cut short: content is untrusted, and a problem line
+    must never carry a megabyte of it."""
+    if isinstance(value, list | tuple):
+        return f"a list of {len(value)}"
+    if isinstance(value, dict):
+        return f"a mapping of {len(value)} fields"
+    text = value if isinstance(value, str) else str(value)
+    text = text if len(text) <= limit else text[:limit] + "…"
+    return repr(text) if quote else text
 
 
 @dataclass(frozen=True)

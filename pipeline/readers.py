@@ -14,15 +14,18 @@ from pathlib import PurePosixPath
 from .config import Site
 from .frontmatter import Document, FrontMatterError, split_document
 from .markup import derive_summary, render_markdown
-from .model import Image, NewsItem, Problem, Profile
+from .model import Image, NewsItem, Problem, Profile, excerpt
 
 __all__ = ["PROFILE_KINDS", "parse_datetime", "parse_news", "parse_profile", "read_news", "read_profile"]
 
 PROFILE_KINDS = ("university", "hospital", "research-centre", "company", "public-sector", "network")
-SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
-_URI_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$")
-_HTTP_RE = re.compile(r"^https?://[^/\s]+\S*$")
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# All fullmatched: "$" would also match before a final newline ("x.md\n" as a file name).
+MAX_SLUG = 100   # slugs name folders and files; file systems allow 255 bytes in a name
+SLUG_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+_URI_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:\S+")
+_HTTP_RE = re.compile(r"https?://[^/\s]+\S*")
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 NEWS_FIELDS = {
     "title", "date", "updated", "lang", "summary", "topics", "organizations", "authors", "image",
@@ -82,14 +85,14 @@ class _Fields:
     def choice(self, name: str, options: tuple[str, ...], default: str) -> str:
         value = self.doc.meta.get(name, default)
         if value not in options:
-            self.problem(name, f"{value!r} is not one of {', '.join(options)}")
+            self.problem(name, f"{excerpt(value)} is not one of {', '.join(options)}")
             return default
         return value
 
     def url(self, name: str) -> str | None:
         value = self.text(name)
-        if value is not None and not _HTTP_RE.match(value):
-            self.problem(name, f"{value!r} is not an absolute http(s) URL")
+        if value is not None and not _HTTP_RE.fullmatch(value):
+            self.problem(name, f"{excerpt(value)} is not an absolute http(s) URL")
             return None
         return value
 
@@ -98,6 +101,9 @@ class _Fields:
         if value is None:
             if required:
                 self.problem(name, "missing")
+            return None
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            self.problem(name, f"expected a date as text, not {excerpt(value)}")
             return None
         try:
             return parse_datetime(str(value), site)
@@ -141,8 +147,8 @@ class _Fields:
         if not isinstance(src, str) or not src.strip():
             self.problem(f"{name}.src", "missing")
             ok = False
-        elif not _HTTP_RE.match(src) and not _is_local_path(src):
-            self.problem(f"{name}.src", f"{src!r} is neither an http(s) URL nor a path under content/")
+        elif not _HTTP_RE.fullmatch(src) and not _is_local_path(src):
+            self.problem(f"{name}.src", f"{excerpt(src)} is neither an http(s) URL nor a path under content/")
             ok = False
         if not isinstance(alt, str) or not alt.strip():
             self.problem(f"{name}.alt", "missing: describe the image for readers who cannot see it")
@@ -153,21 +159,27 @@ class _Fields:
 def parse_datetime(text: str, site: Site) -> datetime:
     """Parse ISO 8601 text. No offset: the site's time zone; a date alone: 00:00 there."""
     text = text.strip()
+    shown = excerpt(text)
     try:
-        if _DATE_ONLY.match(text):
+        if _DATE_ONLY.fullmatch(text):
             day = date.fromisoformat(text)
             return datetime(day.year, day.month, day.day, tzinfo=site.timezone)
         parsed = datetime.fromisoformat(text)
     except ValueError as exc:
         if re.match(r"^\d{4}-\d{2}-\d{2}", text) and "range" in str(exc):
-            raise ValueError(f"impossible date {text!r}: {exc}") from None
+            raise ValueError(f"impossible date {shown}: {exc}") from None
         raise ValueError(
-            f"{text!r} is not an ISO 8601 date (e.g. 2026-11-30 or 2026-11-30T09:00+02:00)"
+            f"{shown} is not an ISO 8601 date (e.g. 2026-11-30 or 2026-11-30T09:00+02:00)"
         ) from None
     try:
-        return _in_site_zone(parsed, site)
+        result = _in_site_zone(parsed, site)
     except OverflowError:
-        raise ValueError(f"{text!r} is out of the range of dates Newsroom handles") from None
+        raise ValueError(f"{shown} is out of the range of dates Newsroom handles") from None
+    # Before 1970 time zones had offsets with seconds (local mean time, +01:39:49), which
+    # RFC 3339 and RFC 822 cannot write; news is not that old.
+    if result < _EARLIEST:
+        raise ValueError(f"{shown} is before 1970: Newsroom handles dates from 1970 on")
+    return result
 
 
 def _in_site_zone(parsed: datetime, site: Site) -> datetime:
@@ -198,18 +210,17 @@ def parse_news(path: str, raw: bytes, site: Site) -> tuple[NewsItem | None, list
     published = f.when("date", site, required=True)
     updated = f.when("updated", site)
     if published and updated and updated < published:
-        f.problem("updated", f"{doc.meta['updated']} is earlier than date {doc.meta['date']}")
+        shown = [excerpt(doc.meta[key], quote=False) for key in ("updated", "date")]
+        f.problem("updated", "{} is earlier than date {}".format(*shown))
     lang = f.text("lang") or site.default_language
     if lang not in site.languages:
-        f.problem("lang", f"unknown language {lang!r} (the site has {', '.join(site.languages)})")
+        f.problem("lang", f"unknown language {excerpt(lang)} (the site has {', '.join(site.languages)})")
     slug = f.text("slug") or PurePosixPath(path).stem
-    if not SLUG_RE.match(slug):
-        where = "slug" if "slug" in doc.meta else "slug (from the file name)"
-        f.problem(where, f"{slug!r} is not a valid slug: use a-z, 0-9 and '-'")
+    _check_slug(f, slug, "slug" if "slug" in doc.meta else "slug (from the file name)")
     url = f"{site.base_url}news/{slug}/"
     item_id = f.text("id") or url
-    if "id" in doc.meta and not _URI_RE.match(item_id):   # the default is fine if the slug is
-        f.problem("id", f"{item_id!r} is not a URI (e.g. tag:example.org,2026:my-item)")
+    if "id" in doc.meta and not _URI_RE.fullmatch(item_id):   # the default is fine if the slug is
+        f.problem("id", f"{excerpt(item_id)} is not a URI (e.g. tag:example.org,2026:my-item)")
     translation_key = f.text("translation_key")
     body_html, first_paragraph = render_markdown(doc.body, site.base_url)
     item = NewsItem(
@@ -241,8 +252,7 @@ def parse_profile(path: str, raw: bytes, site: Site) -> tuple[Profile | None, li
     f = _Fields(path, doc)
     f.unknown(PROFILE_FIELDS)
     slug = f.text("slug") or PurePosixPath(path).stem
-    if not SLUG_RE.match(slug):
-        f.problem("slug", f"{slug!r} is not a valid slug: use a-z, 0-9 and '-'")
+    _check_slug(f, slug, "slug" if "slug" in doc.meta else "slug (from the file name)")
     name = f.localized("name", site, required=True)
     descriptions = _profile_descriptions(f, doc, site)
     rendered = {lang: render_markdown(md, site.base_url) for lang, md in descriptions.items()}
@@ -257,6 +267,13 @@ def parse_profile(path: str, raw: bytes, site: Site) -> tuple[Profile | None, li
         logo=f.image("logo"), lines=dict(doc.lines),
     )
     return profile, f.problems
+
+
+def _check_slug(f: _Fields, slug: str, where: str) -> None:
+    if len(slug) > MAX_SLUG:
+        f.problem(where, f"{excerpt(slug)} is {len(slug)} characters long; at most {MAX_SLUG}")
+    elif not SLUG_RE.fullmatch(slug):
+        f.problem(where, f"{excerpt(slug)} is not a valid slug: use a-z, 0-9 and '-'")
 
 
 def _profile_descriptions(f: _Fields, doc: Document, site: Site) -> dict[str, str]:
