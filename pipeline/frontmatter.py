@@ -68,9 +68,34 @@ def split_document(raw: bytes) -> Document:
     return Document(meta=meta, lines=key_lines, body="\n".join(lines[end + 1:]), body_line=end + 2)
 
 
+# Front matter is a few flat fields. Aliases (``*a``) let a few hundred bytes expand to
+# gigabytes (a "billion laughs"), and deep nesting overflows the C stack of PyYAML's
+# composer (a crash, not an exception): both are refused before a node is composed.
+MAX_DEPTH = 20
+_SCAN_FROM = 1000   # characters; shorter text without '*' can neither alias nor nest deeply
+
+
+def _refuse_aliases_and_depth(source: str, first_line: int) -> None:
+    if "*" not in source and len(source) < _SCAN_FROM:
+        return   # the usual case: no event scan (it would cost as much again as composing)
+    depth = 0
+    for event in yaml.parse(source, Loader=_BaseLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise FrontMatterError(first_line + event.start_mark.line, "yaml",
+                                   f"alias *{event.anchor}: aliases are not allowed in front matter")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise FrontMatterError(first_line + event.start_mark.line, "yaml",
+                                       f"nested more than {MAX_DEPTH} levels deep")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def _load_yaml(source: str, first_line: int) -> tuple[dict[str, Any], dict[str, int]]:
     loader = _Loader(source)
     try:
+        _refuse_aliases_and_depth(source, first_line)
         node = loader.get_single_node()
         if node is None:
             return {}, {}
@@ -84,7 +109,9 @@ def _load_yaml(source: str, first_line: int) -> tuple[dict[str, Any], dict[str, 
     except yaml.YAMLError as exc:
         raise FrontMatterError(first_line, "yaml", str(exc)) from None
     except (ValueError, TypeError, OverflowError) as exc:  # an explicit tag on the wrong text: !!int x
-        raise FrontMatterError(first_line, "yaml", f"YAML value error: {exc}") from None
+        raise FrontMatterError(first_line, "yaml", f"YAML value error: {str(exc)[:200]}") from None
+    except RecursionError:   # nesting just below MAX_DEPTH cannot get here; a safety net
+        raise FrontMatterError(first_line, "yaml", "nested too deeply") from None
     finally:
         loader.dispose()
     key_lines: dict[str, int] = {}

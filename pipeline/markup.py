@@ -12,7 +12,7 @@ import nh3
 from cmarkgfm import _cmark
 from cmarkgfm.cmark import Options
 
-__all__ = ["clean_text", "derive_summary", "render_markdown", "sanitize_html"]
+__all__ = ["MAX_NESTING", "TooDeep", "clean_text", "derive_summary", "render_markdown", "sanitize_html"]
 
 # Characters XML 1.0 forbids. Authors paste them from word processors; we drop them silently.
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -38,6 +38,7 @@ _ATTRIBUTES = {
 }
 _URL_SCHEMES = {"http", "https", "mailto", "tel"}
 _ABSOLUTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:|^#")
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 # CommonMark plus GFM tables and strikethrough, by cmark-gfm (C; ~15x faster than a pure
 # Python parser). Raw HTML passes through here ("unsafe") and is cleaned by nh3 below.
@@ -67,12 +68,31 @@ def clean_text(text: str) -> str:
     return _XML_FORBIDDEN.sub("", text)
 
 
+# The sanitizer's HTML tree builder takes time quadratic in nesting depth (50,000 nested
+# blockquotes: minutes), so deeper HTML is refused before it gets there. No article nests
+# a hundred levels.
+MAX_NESTING = 100
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)")
+# Elements that nest nothing, and those whose end tag may be left out (the HTML parser
+# closes them when the next one starts): counting neither keeps valid HTML under the limit.
+_NOT_NESTING = frozenset({
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
+    "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot", "option",
+    "optgroup", "rt", "rp", "colgroup", "caption",
+})
+
+
+class TooDeep(ValueError):
+    """A body nested more than :data:`MAX_NESTING` levels deep."""
+
+
 def render_markdown(source: str, base_url: str) -> tuple[str, str]:
     """Render Markdown to sanitized HTML; return ``(html, first_paragraph_text)``.
 
     Relative link and image URLs (Markdown or raw HTML) become absolute against
     ``base_url`` so the HTML works unchanged in feeds, emails and partner sites.
     Character references to characters XML forbids (``&#1;``) are dropped too.
+    Raises :class:`TooDeep` for a body nested too deeply to sanitize in bounded time.
     """
     try:
         rendered = _cmark_html(source)
@@ -80,8 +100,28 @@ def render_markdown(source: str, base_url: str) -> tuple[str, str]:
         # cmark writes invalid UTF-8 for a reference to a noncharacter (&#xFFFE;); those
         # are characters XML forbids anyway, so drop such references and render again
         rendered = _cmark_html(_FORBIDDEN_REFERENCE.sub("", source))
+    _refuse_deep_nesting(rendered)
     body = clean_text(sanitize_html(rendered, base_url))
     return body, _first_paragraph(body)
+
+
+def _refuse_deep_nesting(html_: str) -> None:
+    """Raise :class:`TooDeep` if elements nest deeper than :data:`MAX_NESTING`. Counted
+    from the tags as written (an end tag closes one level, whatever its name), which never
+    undercounts what the sanitizer's parser builds."""
+    if html_.count("<") <= MAX_NESTING:
+        return   # too few tags to nest that deep: the usual case costs one count
+    depth = 0
+    for match in _TAG.finditer(html_):
+        if match.group(2).lower() in _NOT_NESTING:
+            continue
+        if match.group(1):
+            depth = max(depth - 1, 0)
+        else:
+            depth += 1
+            if depth > MAX_NESTING:
+                raise TooDeep(f"nested more than {MAX_NESTING} levels deep (blockquotes, lists or "
+                              "HTML elements): simplify it")
 
 
 def _cmark_html(source: str) -> str:
@@ -105,12 +145,15 @@ def _cmark_html(source: str) -> str:
         lib.cmark_parser_free(parser)
 
 
-def sanitize_html(html: str, base_url: str | None = None) -> str:
+def sanitize_html(html: str, base_url: str | None = None, fragments: bool = False) -> str:
     """Keep only safe tags, attributes and URL schemes; with ``base_url``, make
-    relative ``href`` and ``src`` URLs absolute."""
+    relative ``href`` and ``src`` URLs absolute (``#fragment`` links too if ``fragments``).
+    Sanitizing sanitized HTML again changes nothing but those URLs: the way to rewrite
+    the attributes of parsed elements, never text that looks like one."""
+    keep = _SCHEME if fragments else _ABSOLUTE
 
     def absolutize(tag: str, attribute: str, value: str) -> str:
-        if attribute in ("href", "src") and not _ABSOLUTE.match(value):
+        if attribute in ("href", "src") and not keep.match(value):
             return urljoin(base_url, value)
         return value
 

@@ -8,12 +8,13 @@ Readers are pure functions of their input, which is what makes the parse cache s
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import PurePosixPath
 
 from .config import Site
 from .frontmatter import Document, FrontMatterError, split_document
-from .markup import derive_summary, render_markdown
+from .markup import TooDeep, derive_summary, render_markdown
 from .model import Image, NewsItem, Problem, Profile, excerpt
 
 __all__ = ["PROFILE_KINDS", "parse_datetime", "parse_news", "parse_profile", "read_news", "read_profile"]
@@ -48,6 +49,17 @@ class _Fields:
 
     def problem(self, name: str, message: str) -> None:
         self.problems.append(Problem(self.path, self.line(name.split(".")[0]), name, message))
+
+    def markdown(self, source: str, site: Site, name: str = "body") -> tuple[str, str]:
+        """Rendered and sanitized; a body too deeply nested is a problem (and empty)."""
+        try:
+            return render_markdown(source, site.base_url)
+        except TooDeep as exc:
+            line = self.doc.body_line if name == "body" else self.line(name.split(".")[0])
+            problem = Problem(self.path, line, name, str(exc))
+            if problem not in self.problems:   # one body shared by every language
+                self.problems.append(problem)
+            return "", ""
 
     def unknown(self, known: set[str]) -> None:
         for key in self.doc.meta:
@@ -222,7 +234,7 @@ def parse_news(path: str, raw: bytes, site: Site) -> tuple[NewsItem | None, list
     if "id" in doc.meta and not _URI_RE.fullmatch(item_id):   # the default is fine if the slug is
         f.problem("id", f"{excerpt(item_id)} is not a URI (e.g. tag:example.org,2026:my-item)")
     translation_key = f.text("translation_key")
-    body_html, first_paragraph = render_markdown(doc.body, site.base_url)
+    body_html, first_paragraph = f.markdown(doc.body, site)
     item = NewsItem(
         source=path, slug=slug, id=item_id, url=url, title=title or "", date=published or _EPOCH,
         updated=updated, lang=lang, body_html=body_html,
@@ -254,8 +266,8 @@ def parse_profile(path: str, raw: bytes, site: Site) -> tuple[Profile | None, li
     slug = f.text("slug") or PurePosixPath(path).stem
     _check_slug(f, slug, "slug" if "slug" in doc.meta else "slug (from the file name)")
     name = f.localized("name", site, required=True)
-    descriptions = _profile_descriptions(f, doc, site)
-    rendered = {lang: render_markdown(md, site.base_url) for lang, md in descriptions.items()}
+    descriptions, where = _profile_descriptions(f, doc, site)
+    rendered = {lang: f.markdown(md, site, where(lang)) for lang, md in descriptions.items()}
     summary = f.localized("summary", site) or {
         lang: derive_summary(first) for lang, (_, first) in rendered.items() if first
     }
@@ -276,13 +288,14 @@ def _check_slug(f: _Fields, slug: str, where: str) -> None:
         f.problem(where, f"{excerpt(slug)} is not a valid slug: use a-z, 0-9 and '-'")
 
 
-def _profile_descriptions(f: _Fields, doc: Document, site: Site) -> dict[str, str]:
+def _profile_descriptions(f: _Fields, doc: Document, site: Site) -> tuple[dict[str, str], Callable]:
+    """The Markdown description per language, and where each is written (for problems)."""
     in_meta = f.localized("description", site)
     if in_meta and doc.body.strip():
         f.problem("description", "given both in the front matter and as the body: keep one")
     if in_meta:
-        return in_meta
-    return dict.fromkeys(site.languages, doc.body) if doc.body.strip() else {}
+        return in_meta, lambda lang: f"description.{lang}"
+    return (dict.fromkeys(site.languages, doc.body) if doc.body.strip() else {}), lambda lang: "body"
 
 
 def _missing(f: _Fields, name: str) -> str:

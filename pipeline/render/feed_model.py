@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html.entities import name2codepoint
-from urllib.parse import quote, urljoin
+from urllib.parse import quote
 
 from ..catalog import Catalog
+from ..markup import sanitize_html
 from ..model import NewsItem
 
 __all__ = [
@@ -41,9 +42,7 @@ __all__ = [
 _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _ENTITY = re.compile(r"&(#?\w+)")
 _TAG = re.compile(r"<[/!?A-Za-z]")
-_URL_ATTR = re.compile(r'(\s(?:href|src)=")([^"]*)"')
 _RELATIVE_URL_ATTR = re.compile(r'\s(?:href|src)="(?![A-Za-z][A-Za-z0-9+.-]*:)')
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _SCHEME_AT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _OTHER_SPACE_URL_ATTR = re.compile(r'[^\S ](?:href|src)="(?![A-Za-z][A-Za-z0-9+.-]*:)')
 TRANSLATION_TYPE = "text/html; charset=utf-8"
@@ -95,14 +94,9 @@ def absolute_html(body: str, base: str) -> str:
     be, and readers resolve feed content against the feed, not the page."""
     if not _has_relative_url(body):
         return body
-
-    def fix(match: re.Match[str]) -> str:
-        value = html.unescape(match.group(2))
-        if _SCHEME.match(value):
-            return match.group(0)
-        return f'{match.group(1)}{html.escape(urljoin(base, value))}"'
-
-    return _URL_ATTR.sub(fix, body)
+    # Through the sanitizer again: it rewrites attributes of parsed elements, where a
+    # regular expression would also rewrite text that looks like one (href="x" in <code>).
+    return sanitize_html(body, base, fragments=True)
 
 
 def _has_relative_url(body: str) -> bool:
