@@ -26,7 +26,7 @@ from .content import Content, collector_paused, load_content
 from .journal import ChangeLog, Journal
 from .media import read_medium
 from .model import Problem
-from .publish import Publisher, PublishError, PublishResult, output_lock
+from .publish import Publisher, PublishError, PublishResult, check_output_dir, output_lock
 from .render import Output, Share, Sink, emit, feeds, pages, partners, schemas, syndication
 
 __all__ = ["BuildReport", "ContentErrors", "build_site", "catalog_for", "check_content", "render_all"]
@@ -269,6 +269,7 @@ def _publish_content(config: Config, content: Content, now: datetime, content_di
     catalog = catalog_for(config, content, now)
     output_dir = (output_dir or config.paths.output).resolve()
     _refuse_overlap(output_dir, config, content_dir)
+    check_output_dir(output_dir)
     # One build at a time per output folder: the journal and the tree must move together.
     with output_lock(output_dir), _journal(config, output_dir) as journal:
         pending = journal.pending(catalog.items, now)

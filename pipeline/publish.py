@@ -36,7 +36,8 @@ from pathlib import Path
 
 from .render import Listing, Output, OutputConflict, dump_json
 
-__all__ = ["MANIFEST_PATH", "PublishError", "PublishResult", "Publisher", "output_lock", "publish"]
+__all__ = ["MANIFEST_PATH", "PublishError", "PublishResult", "Publisher", "check_output_dir", "output_lock",
+           "publish"]
 
 MANIFEST_PATH = "syndication/index.json"
 MANIFEST_SCHEMA_VERSION = 1
@@ -65,6 +66,7 @@ def publish(output: Output, output_dir: Path, base_url: str, generator: str,
     """Write ``output`` plus its manifest as the new ``output_dir``; return what changed.
 
     ``lock=False`` is for a caller that already holds :func:`output_lock`."""
+    check_output_dir(output_dir.resolve())
     with output_lock(output_dir, lock_timeout) if lock else nullcontext():
         publisher = Publisher(output_dir, base_url, generator, state_dir)
         try:
@@ -365,9 +367,24 @@ def _link_tree(source: Path, target: Path) -> None:
             os.link(os.path.join(dirpath, name), folder / name)
 
 
+def check_output_dir(output_dir: Path) -> None:
+    """Refuse an output folder that cannot be ours, before anything (a lock file, a
+    spare tree, a state marker) is created beside it."""
+    if output_dir.exists() and not output_dir.is_dir():
+        raise PublishError(f"{output_dir} exists and is not a folder; choose another output folder")
+    if output_dir.parent == output_dir:
+        raise PublishError(f"{output_dir} cannot be an output folder")
+    _refuse_foreign(output_dir)
+
+
 def _refuse_foreign(output_dir: Path) -> None:
     """Replacing a folder deletes what is in it: only ever replace an earlier output."""
-    if output_dir.is_dir() and any(output_dir.iterdir()) and not (output_dir / MANIFEST_PATH).is_file():
+    try:
+        foreign = (output_dir.is_dir() and any(output_dir.iterdir())
+                   and not (output_dir / MANIFEST_PATH).is_file())
+    except OSError as exc:
+        raise PublishError(f"cannot read {output_dir}: {exc.strerror or exc}") from None
+    if foreign:
         raise PublishError(f"{output_dir} is not empty and holds no earlier Newsroom output "
                            f"({MANIFEST_PATH}); refusing to replace it")
 

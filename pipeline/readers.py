@@ -175,16 +175,15 @@ def parse_datetime(text: str, site: Site) -> datetime:
     try:
         if _DATE_ONLY.fullmatch(text):
             day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=site.timezone)
-        parsed = datetime.fromisoformat(text)
+            result = datetime(day.year, day.month, day.day, tzinfo=site.timezone)
+        else:
+            result = _in_site_zone(datetime.fromisoformat(text), site)
     except ValueError as exc:
         if re.match(r"^\d{4}-\d{2}-\d{2}", text) and "range" in str(exc):
             raise ValueError(f"impossible date {shown}: {exc}") from None
         raise ValueError(
             f"{shown} is not an ISO 8601 date (e.g. 2026-11-30 or 2026-11-30T09:00+02:00)"
         ) from None
-    try:
-        result = _in_site_zone(parsed, site)
     except OverflowError:
         raise ValueError(f"{shown} is out of the range of dates Newsroom handles") from None
     # Before 1970 time zones had offsets with seconds (local mean time, +01:39:49), which

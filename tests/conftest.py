@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import struct
 import textwrap
@@ -20,12 +21,14 @@ HELSINKI = ZoneInfo("Europe/Helsinki")
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=HELSINKI)
 
 
-def png(width: int = 1, height: int = 1, seed: int = 0) -> bytes:
-    """A real PNG image (grey pixels, ``seed`` their shade): media are checked by content."""
+def png(width: int = 1, height: int = 1, seed: int = 0, noise: bool = False) -> bytes:
+    """A real PNG image (grey pixels, ``seed`` their shade, or random ones, which do not
+    compress): media are checked by content."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    rows = b"".join(b"\0" + bytes([seed % 256]) * width for _ in range(height))
+    rows = b"".join(b"\0" + (os.urandom(width) if noise else bytes([seed % 256]) * width)
+                   for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     chunks = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
     return b"\x89PNG\r\n\x1a\n" + chunks
