@@ -11,9 +11,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.cli import main
 
@@ -515,3 +518,157 @@ def test_a_refused_output_leaves_nothing_behind(site, capsys, tmp_path_factory, 
     assert sorted(p.name for p in target.parent.iterdir()) == before
     state_after = sorted(p.name for p in state.iterdir())
     assert not [name for name in state_after if name not in state_before and "published" in name]
+
+
+# -- the property: whatever the mix of hostile pieces, nothing leaks ----------------------------
+
+OUTSIDE_MARK = "OUTSIDE-7f3a9"
+HIDDEN_MARK = "HIDDEN-91c2e"
+
+
+def _png_with_text(text: str) -> bytes:
+    """A real PNG that carries ``text`` in a tEXt chunk (so its bytes are recognisable)."""
+    import struct
+    import zlib
+
+    data = png(seed=len(text))
+    chunk = b"Comment\0" + text.encode()
+    crc = struct.pack(">I", zlib.crc32(b"tEXt" + chunk))
+    text_chunk = struct.pack(">I", len(chunk)) + b"tEXt" + chunk + crc
+    return data[:33] + text_chunk + data[33:]   # after the signature and IHDR
+
+
+BODIES = [
+    "A plain paragraph.",
+    '<script>alert("x")</script>',
+    "<img src=x onerror=alert(1)>",
+    "[click](javascript:alert(1))",
+    "<svg onload=alert(1)><circle/></svg>",
+    '<a href="data:text/html,<script>alert(1)</script>">x</a>',
+    'Write `<a href="page.html">` in HTML.',
+    '<iframe src="https://evil.example/"></iframe>',
+    "<scr<script>ipt>alert(1)</script>",
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    "![inline](media/link.png)",
+    "> " * 150 + "deep",
+    "<div>" * 150 + "deep",
+]
+TITLES = ["Plain title", "<script>alert(1)</script>", "A & B < C", '"><img src=x onerror=alert(1)>']
+SOURCES = ["media/ok.png", "media/link.png", "media/outside-dir/secret.png", "news/draft-0.md",
+           "news/embargoed-0.md", "media/evil.svg", "media/page.html", "media/ok.svg",
+           "https://images.example/remote.png"]
+
+
+def _plant(root: Path, outside: Path, pieces: list[tuple[str, int, int, int]]) -> None:
+    content = root / "content"
+    media = content / "media"
+    media.mkdir(parents=True, exist_ok=True)
+    (media / "ok.png").write_bytes(png())
+    (media / "ok.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"><circle r="1"/></svg>')
+    (media / "evil.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>')
+    (media / "page.html").write_text("<script>alert(1)</script>")
+    for n, (kind, title, body, source) in enumerate(pieces):
+        front = f"title: '{TITLES[title]}'\ndate: 2026-11-{1 + n % 20:02}\ntopics: [neurological]\n"
+        image = f"image: {{src: '{SOURCES[source]}', alt: A picture}}\n"
+        text = f"{BODIES[body]}\n"
+        if kind == "public":
+            (content / "news" / f"public-{n}.md").write_text(f"---\n{front}{image}---\n{text}")
+        elif kind in ("draft", "embargoed"):
+            (media / f"hidden-{n}.png").write_bytes(_png_with_text(HIDDEN_MARK))
+            hidden = "status: draft\n" if kind == "draft" else ""
+            when = "date: 2027-06-01\n" if kind == "embargoed" else "date: 2026-11-02\n"
+            (content / "news" / f"{kind}-{n % 2}.md").write_text(
+                f"---\ntitle: {HIDDEN_MARK} title\n{when}{hidden}topics: [neurological]\n"
+                f"summary: {HIDDEN_MARK} summary\nimage: {{src: media/hidden-{n}.png, alt: {HIDDEN_MARK}}}\n"
+                f"---\n{HIDDEN_MARK} body\n")
+        elif kind == "symlinked-news":
+            link = content / "news" / f"link-{n}.md"
+            link.symlink_to(outside / "stolen.md")
+        elif kind == "symlinked-media":
+            link = media / "link.png"
+            if not link.is_symlink():
+                link.symlink_to(outside / "secret.png")
+        elif kind == "symlinked-folder":
+            link = media / "outside-dir"
+            if not link.is_symlink():
+                link.symlink_to(outside)
+        elif kind == "profile":
+            logo = f"logo: {{src: '{SOURCES[source]}', alt: Logo}}\n"
+            profile = f"---\nname: Org {n}\nkind: company\n{logo}---\n{text}"
+            (content / "profiles" / f"org-{n}.md").write_text(profile)
+
+
+def _live_script(html: str) -> list[str]:
+    """Script that a browser would run from this HTML: script elements, event handlers,
+    javascript: URLs."""
+    from lxml import html as lxml_html
+
+    if not html.strip():
+        return []
+    found = []
+    for element in lxml_html.fragment_fromstring(html, create_parent="div").iter():
+        if not isinstance(element.tag, str):
+            continue
+        if element.tag.lower() == "script":
+            found.append("<script>")
+        for name, value in element.attrib.items():
+            if name.lower().startswith("on"):
+                found.append(f"{name}=")
+            if name.lower() in ("href", "src", "action") and value.strip().lower().startswith(
+                    ("javascript:", "data:text", "vbscript:")):
+                found.append(f"{name}={value[:30]}")
+    return found
+
+
+def _json_html(value, found: list[str]) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "content_html" and isinstance(inner, str):
+                found += _live_script(inner)
+            else:
+                _json_html(inner, found)
+    elif isinstance(value, list):
+        for inner in value:
+            _json_html(inner, found)
+
+
+PIECE = st.tuples(
+    st.sampled_from(["public", "public", "draft", "embargoed", "symlinked-news", "symlinked-media",
+                     "symlinked-folder", "profile"]),
+    st.integers(0, len(TITLES) - 1), st.integers(0, len(BODIES) - 1), st.integers(0, len(SOURCES) - 1))
+
+
+@settings(max_examples=30, deadline=None)
+@given(pieces=st.lists(PIECE, min_size=1, max_size=8))
+def test_no_hostile_mix_publishes_outside_bytes_hidden_items_or_script(pieces):
+    import json
+
+    from pipeline.build import build_site
+    from pipeline.config import load_config
+
+    with tempfile.TemporaryDirectory() as scratch:
+        root, outside = Path(scratch) / "site", Path(scratch) / "outside"
+        root.mkdir()
+        outside.mkdir()
+        (outside / "secret.png").write_bytes(_png_with_text(OUTSIDE_MARK))
+        (outside / "stolen.md").write_text(f"---\n{FRONT}---\n{OUTSIDE_MARK}\n")
+        site = Site(root)
+        _plant(root, outside, pieces)
+        report = build_site(load_config(site.config_path), datetime(2026, 11, 28, 12, tzinfo=UTC),
+                            keep_going=True)
+        assert report.catalog is not None
+        for path in site.output.rglob("*"):
+            if not path.is_file():
+                continue
+            data = path.read_bytes()
+            assert OUTSIDE_MARK.encode() not in data, path
+            assert HIDDEN_MARK.encode() not in data, path
+            name = path.name
+            if name.endswith((".rss", ".atom", ".xml", ".opml", ".svg")):
+                assert b"<script" not in data.lower(), path
+            elif name.endswith(".html"):
+                assert _live_script(data.decode()) == [], path
+            elif name.endswith(".json"):
+                found: list[str] = []
+                _json_html(json.loads(data), found)
+                assert found == [], (path, found)
