@@ -204,8 +204,11 @@ class ParseCache:
 
     def _same_bytes(self, row: tuple, path: str, stat: Signature) -> bool:
         """A new signature: compare digests (a ``touch``, a checkout of the same bytes)."""
-        if _digest(Path(path).read_bytes()) != row[4]:
-            return False
+        try:
+            if _digest(Path(path).read_bytes()) != row[4]:
+                return False
+        except OSError:
+            return False   # unreadable now: parsing it again reports why
         if self._trusted(stat) != row[1:4]:
             self._restat.append((row[0], stat))
         return True

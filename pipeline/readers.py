@@ -23,7 +23,7 @@ PROFILE_KINDS = ("university", "hospital", "research-centre", "company", "public
 # All fullmatched: "$" would also match before a final newline ("x.md\n" as a file name).
 MAX_SLUG = 100   # slugs name folders and files; file systems allow 255 bytes in a name
 SLUG_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
-_URI_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:\S+")
+_URI_RE = re.compile(r"(?!(?:javascript|vbscript|data|file):)[a-zA-Z][a-zA-Z0-9+.-]*:\S+", re.I)
 _HTTP_RE = re.compile(r"https?://[^/\s]+\S*")
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
