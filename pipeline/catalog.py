@@ -32,8 +32,10 @@ def key_of(*parts: str) -> str:
 
 
 def newest_first(items: Iterable[NewsItem]) -> list[NewsItem]:
-    """Date descending, then id ascending: a total, stable order."""
-    return sorted(sorted(items, key=lambda i: i.id), key=lambda i: i.date, reverse=True)
+    """Date descending, then id ascending: a total, stable order. Instants are compared
+    (timestamps): two datetimes of one zone compare by wall time, which is wrong in the
+    hour a DST change repeats."""
+    return sorted(sorted(items, key=lambda i: i.id), key=lambda i: i.date.timestamp(), reverse=True)
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class Catalog:
     @cached_property
     def updated(self) -> datetime | None:
         """The newest change among public items: the date of an empty feed, never the clock."""
-        return max((i.modified for i in self.items), default=None)
+        return max((i.modified for i in self.items), key=datetime.timestamp, default=None)
 
     def translations(self, item: NewsItem) -> tuple[NewsItem, ...]:
         """The other public language versions of ``item``."""
@@ -94,14 +96,15 @@ class Catalog:
 
 
 def is_visible(item: NewsItem, now: datetime) -> bool:
-    return item.status != "draft" and item.date <= now
+    # instants, not wall times: an embargo ending at 03:30+02:00 on the autumn DST change
+    # must not be lifted at 03:00+03:00, an hour early
+    return item.status != "draft" and item.date.timestamp() <= now.timestamp()
 
 
 def build_catalog(news: Iterable[NewsItem], profiles: dict[str, Profile], site: Site,
                   topics: dict[str, Topic], now: datetime, fingerprint: str = "",
                   item_fingerprints: dict[str, str] | None = None,
                   read_body: Callable[[NewsItem], str] | None = None) -> Catalog:
-    # in the items' own zone: comparing datetimes with one tzinfo skips 10,000s of offset lookups
     now = now.astimezone(site.timezone)
     visible = newest_first(i for i in news if is_visible(i, now))
     public = tuple(i for i in visible if not i.is_partner_only)

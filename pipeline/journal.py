@@ -120,7 +120,7 @@ class Journal:
         changed = [item for item in current.values()
                    if (old := before.get(item.id)) is None or old[2] != item.modified.isoformat()]
         changes: list[Change] = []
-        for item in sorted(changed, key=lambda i: (i.date, i.id)):
+        for item in sorted(changed, key=lambda i: (i.date.timestamp(), i.id)):
             seq += 1
             event = "published" if item.id not in before else "updated"
             changes.append(Change(seq, now, event, item.id, item.url, item.lang, item.modified))

@@ -220,7 +220,7 @@ def parse_news(path: str, raw: bytes, site: Site) -> tuple[NewsItem | None, list
     title = f.text("title", required=True)
     published = f.when("date", site, required=True)
     updated = f.when("updated", site)
-    if published and updated and updated < published:
+    if published and updated and updated.timestamp() < published.timestamp():
         shown = [excerpt(doc.meta[key], quote=False) for key in ("updated", "date")]
         f.problem("updated", "{} is earlier than date {}".format(*shown))
     lang = f.text("lang") or site.default_language

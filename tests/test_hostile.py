@@ -672,3 +672,18 @@ def test_no_hostile_mix_publishes_outside_bytes_hidden_items_or_script(pieces):
                 found: list[str] = []
                 _json_html(json.loads(data), found)
                 assert found == [], (path, found)
+
+
+# -- found by review: the embargo at the autumn DST change ------------------------------------
+
+
+def test_an_embargo_in_the_repeated_dst_hour_is_not_lifted_early(site):
+    # 03:30+02:00 on 25 October 2026 is 01:30 UTC; 03:45+03:00 that night is 00:45 UTC,
+    # 45 minutes earlier, though it reads later on the wall clock
+    site.write_news("dst", "title: DST embargo\ndate: 2026-10-25T03:30:00+02:00\ntopics: [medtech]\n",
+                    "SECRET-EMBARGO-BODY\n")
+    site.write_news("older", "title: Older\ndate: 2026-10-24\ntopics: [medtech]\n")
+    assert run(site, "build", "--now", "2026-10-25T03:45+03:00") == 0
+    assert leaked(site, "SECRET-EMBARGO-BODY") == [] and leaked(site, "DST embargo") == []
+    assert run(site, "build", "--now", "2026-10-25T01:30:00+00:00") == 0
+    assert leaked(site, "SECRET-EMBARGO-BODY")

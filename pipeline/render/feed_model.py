@@ -211,14 +211,17 @@ def distinct_updates(catalog: Catalog) -> dict[str, datetime]:
     across the site. The W3C validator warns about two Atom entries with the same
     ``updated`` (translations published together, two items dated by day); items that
     tie get 1 ms, 2 ms… added in id order, the same in every feed."""
-    # sorted rather than grouped in a dict: hashing an aware datetime asks its time zone
-    # for the offset, comparing two with the same zone does not
-    now = catalog.now
+    # by timestamp: datetimes of one zone compare by wall time, wrong in a repeated DST hour
+    now, now_ts = catalog.now, catalog.now.timestamp()
     updated: dict[str, datetime] = {}
     previous, rank = None, 0
-    for when, item_id in sorted((min(item.modified, now), item.id) for item in catalog.items):
-        rank = rank + 1 if when == previous else 0
-        previous = when
+    changes = []
+    for item in catalog.items:
+        ts = item.modified.timestamp()
+        changes.append((ts, item.id, item.modified) if ts <= now_ts else (now_ts, item.id, now))
+    for ts, item_id, when in sorted(changes):
+        rank = rank + 1 if ts == previous else 0
+        previous = ts
         updated[item_id] = when + timedelta(milliseconds=rank) if rank else when
     return updated
 

@@ -34,7 +34,7 @@ def render(catalog: Catalog, partners: tuple[Partner, ...], sink: Sink | None = 
     fp = catalog.item_fingerprint
     for partner in partners:
         items = partner_items(catalog, partner)
-        updated = max((i.modified for i in items), default=catalog.updated)
+        updated = max((i.modified for i in items), key=datetime.timestamp, default=catalog.updated)
         language = partner.languages[0] if len(partner.languages) == 1 else None
         translations = _translation_index(_pool(catalog, partner))
         # an item shows its translations' links: their fingerprints are part of the key
