@@ -6,6 +6,7 @@ Exit codes: 0 done; 1 content errors (nothing published); 2 usage, config or env
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from .build import BuildReport, ContentErrors, build_site, check_content
 from .cache import CacheChanged
 from .config import Config, ConfigError, load_config
 from .media import MediaError
+from .model import printable
 from .publish import PublishError
 from .readers import parse_datetime
 
@@ -41,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         return args.handler(args, config, out, err)
     except (ConfigError, UsageError, PublishError, CacheChanged, MediaError) as exc:
-        err.print(f"newsroom: error: {exc}", markup=False, soft_wrap=True)
+        err.print(printable(f"newsroom: error: {exc}"), markup=False, soft_wrap=True)
+        return EXIT_USAGE
+    except (OSError, sqlite3.Error) as exc:   # the environment: a read-only state folder, a full disk
+        err.print(printable(f"newsroom: error: {exc}"), markup=False, soft_wrap=True)
         return EXIT_USAGE
     except KeyboardInterrupt:
         err.print("newsroom: interrupted; the previous output is intact", markup=False, soft_wrap=True)
@@ -142,7 +147,7 @@ def _build(args, config: Config, out: Console, err: Console) -> int:
     if report.skipped:
         _print_problems(report.content.problems, err)
         for path in report.skipped:
-            err.print(f"newsroom: skipped {path}", markup=False, soft_wrap=True)
+            err.print(printable(f"newsroom: skipped {path}"), markup=False, soft_wrap=True)
     _summary(report, out)
     return EXIT_OK
 

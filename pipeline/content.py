@@ -12,6 +12,7 @@ import hashlib
 import os
 import pickle
 import re
+import stat
 import sys
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -144,34 +145,85 @@ class _Refusals:
 def _markdown_files(content_dir: Path, folder: str, found: list[Found], recursive: bool,
                     refusals: _Refusals) -> None:
     """Depth first, each folder's entries by name: the order of ``sorted(Path.rglob(...))``,
-    which compares paths part by part ("a/x.md" before "a-b/x.md"). Symbolic links to
-    folders are not followed; one to a file counts only if the file is inside the content
-    folder (a link to /etc/passwd or /proc/self/environ would publish it)."""
+    which compares paths part by part ("a/x.md" before "a-b/x.md"). An explicit stack, not
+    recursion: a thousand nested folders are no error. Names starting with "." (editors'
+    lock and backup files) are ignored. Symbolic links to folders are not followed; one
+    to a file counts only if the file is inside the content folder (a link to /etc/passwd
+    or /proc/self/environ would publish it)."""
+    top = _folder_entries(folder, content_dir / folder, refusals)
+    stack = [iter(top or ())]
+    prefixes = [folder]
+    while stack:
+        entry = next(stack[-1], None)
+        if entry is None:
+            stack.pop()
+            prefixes.pop()
+            continue
+        if entry.name.startswith("."):
+            continue
+        name = f"{prefixes[-1]}/{entry.name}"
+        if _is_folder(entry):
+            if recursive:
+                stack.append(iter(_folder_entries(name, Path(entry.path), refusals) or ()))
+                prefixes.append(name)
+        elif entry.name.endswith(".md"):
+            _markdown_file(content_dir, name, entry, found, refusals)
+
+
+def _folder_entries(name: str, path: Path, refusals: _Refusals) -> list[os.DirEntry] | None:
     try:
-        entries = sorted(os.scandir(content_dir / folder), key=attrgetter("name"))
+        with os.scandir(path) as entries:
+            return sorted(entries, key=attrgetter("name"))
     except (FileNotFoundError, NotADirectoryError):
-        return   # as Path.rglob: a missing folder holds no files
+        return None   # as Path.rglob: a missing folder holds no files
     except OSError as exc:   # an unreadable folder: its items must not silently disappear
-        refusals.add(folder, "folder", f"cannot be read: {exc.strerror or exc}")
+        refusals.add(_printable(name), "folder", f"cannot be read: {exc.strerror or exc}")
+        return None
+
+
+def _is_folder(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _markdown_file(content_dir: Path, name: str, entry: os.DirEntry, found: list[Found],
+                   refusals: _Refusals) -> None:
+    """Add one ``.md`` file, or the reason it is refused: nothing named like content is
+    silently left out."""
+    shown = _printable(name)
+    if shown != name:
+        refusals.add(shown, "file", "the file name is not valid UTF-8: rename it")
         return
-    for entry in entries:
-        name = f"{folder}/{entry.name}"
-        if entry.name.endswith(".md") and entry.is_file():
-            path = entry.path
-            if entry.is_symlink():
-                if _outside(content_dir, Path(path)):
-                    refusals.add(name, "file", "a symbolic link to a file outside the content folder: "
-                                 "refused")
-                    continue
-                path = os.path.realpath(path)
-            info = entry.stat()
-            if info.st_size > refusals.max_bytes:
-                refusals.add(name, "file", too_large(info.st_size, refusals.max_bytes,
-                                                     "limits.content_file_bytes"))
-                continue
-            found.append((name, path, signature(info)))
-        elif recursive and entry.is_dir(follow_symlinks=False):
-            _markdown_files(content_dir, name, found, recursive, refusals)
+    try:
+        info = entry.stat()   # follows a symbolic link
+    except OSError as exc:   # a dangling or looping link, an unsearchable folder
+        refusals.add(name, "file", f"cannot be read: {exc.strerror or exc}")
+        return
+    if not stat.S_ISREG(info.st_mode):
+        refusals.add(name, "file", "not a regular file")
+        return
+    real = entry.path
+    if entry.is_symlink():
+        if not Path(os.path.realpath(real)).is_relative_to(content_dir):
+            refusals.add(name, "file", "a symbolic link to a file outside the content folder: refused")
+            return
+        real = os.path.realpath(real)
+    if info.st_size > refusals.max_bytes:
+        refusals.add(name, "file", too_large(info.st_size, refusals.max_bytes, "limits.content_file_bytes"))
+        return
+    found.append((name, real, signature(info)))
+
+
+def _printable(name: str) -> str:
+    """A file name as text: bytes that are not UTF-8 (kept by Python as surrogates) shown as
+    escapes, so that printing or storing the name never fails."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def _outside(content_dir: Path, path: Path) -> bool:

@@ -87,10 +87,14 @@ def read_bounded(path: str | Path, max_bytes: int, limit_name: str = "") -> byte
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise Unreadable(f"cannot read: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as fh:
+    try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise Unreadable("not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as fh:
         try:
             data = fh.read(max_bytes + 1)
         except OSError as exc:
@@ -112,7 +116,11 @@ def _size(n: int) -> str:
 def _resolve_inside(content_dir: Path, src: str) -> Path:
     """The real file ``src`` names, refused if it lies outside the content folder (through
     a symlink) or in a folder of content files."""
-    real = Path(os.path.realpath(content_dir / src))
+    try:
+        real = Path(os.path.realpath(content_dir / src))
+        exists = real.exists()
+    except (OSError, ValueError) as exc:   # a name too long, a NUL byte
+        raise MediaError(f"content/{src}: cannot be used: {getattr(exc, 'strerror', None) or exc}") from None
     if not real.is_relative_to(content_dir):
         raise MediaError(f"content/{src} leads outside the content folder (a symbolic link); "
                          "media must be files inside it")
@@ -120,7 +128,7 @@ def _resolve_inside(content_dir: Path, src: str) -> Path:
     if relative.parts and relative.parts[0] in _RESERVED_FOLDERS:
         raise MediaError(f"content/{src} is under content/{relative.parts[0]}/, where content files "
                          "live; keep images elsewhere, e.g. in content/media/")
-    if not real.exists():
+    if not exists:
         raise MediaError(f"no such file: content/{src}")
     return real
 

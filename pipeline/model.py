@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["Image", "NewsItem", "Problem", "Profile", "excerpt"]
+__all__ = ["Image", "NewsItem", "Problem", "Profile", "excerpt", "printable"]
+
+# Characters that would let content forge or hide lines on a terminal or in a CI log: C0
+# and C1 controls (newlines, ESC sequences), DEL, line and paragraph separators, and the
+# bidirectional overrides.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that could forge a line shown as an escape (``\\n``)."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def excerpt(value: object, limit: int = 60, quote: bool = True) -> str:
@@ -30,7 +41,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.field}: {self.message}"
+        return printable(f"{self.path}:{self.line}: {self.field}: {self.message}")
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,8 @@ class _Fields:
     def unknown(self, known: set[str]) -> None:
         for key in self.doc.meta:
             if str(key) not in known:
-                self.problem(str(key), "unknown field")
+                self.problems.append(Problem(self.path, self.line(str(key)), excerpt(key, 40, quote=False),
+                                             "unknown field"))
 
     def text(self, name: str, required: bool = False) -> str | None:
         value = self.doc.meta.get(name)
