@@ -70,9 +70,10 @@ def clean_text(text: str) -> str:
 
 # The sanitizer's HTML tree builder takes time quadratic in nesting depth (50,000 nested
 # blockquotes: minutes), so deeper HTML is refused before it gets there. No article nests
-# a hundred levels.
+# a hundred levels, nor holds ten thousand elements that can nest: the second limit bounds
+# the sanitizer's time (~0.2 s) even if the depth count below were ever fooled.
 MAX_NESTING = 100
-_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)")
+MAX_ELEMENTS = 10_000
 # Elements that nest nothing, and those whose end tag may be left out (the HTML parser
 # closes them when the next one starts): counting neither keeps valid HTML under the limit.
 _NOT_NESTING = frozenset({
@@ -80,6 +81,16 @@ _NOT_NESTING = frozenset({
     "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot", "option",
     "optgroup", "rt", "rp", "colgroup", "caption",
 })
+_RAW_TEXT = frozenset({"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes",
+                       "noscript"})
+# Anything that could start an element, wherever it stands (in text, comments, attributes):
+# never fewer than the elements the parser makes.
+_ELEMENT_LIKE = re.compile(r"<(?!(?:{})[\s/>])[a-zA-Z]".format("|".join(sorted(_NOT_NESTING))), re.I)
+_OPENING = re.compile(r"<!--|<[!?]|<(/?)([a-zA-Z][^\s/>]*)")
+# the rest of a tag, as the HTML tokenizer reads it: a value quoted right after "=" is whole
+# (a ">" or "</div>" in it is no tag), an unquoted one ends at a space or ">"; possessive,
+# so a tag that never ends costs one scan, not one per character
+_TAG_REST = re.compile(r"(?:[^>=]++|=\s*+(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])[^\s>]*+))*+>")
 
 
 class TooDeep(ValueError):
@@ -106,22 +117,47 @@ def render_markdown(source: str, base_url: str) -> tuple[str, str]:
 
 
 def _refuse_deep_nesting(html_: str) -> None:
-    """Raise :class:`TooDeep` if elements nest deeper than :data:`MAX_NESTING`. Counted
-    from the tags as written (an end tag closes one level, whatever its name), which never
-    undercounts what the sanitizer's parser builds."""
+    """Raise :class:`TooDeep` if elements nest deeper than :data:`MAX_NESTING`, or there are
+    more than :data:`MAX_ELEMENTS` of them. Depth is counted on a stack of open elements
+    where an end tag closes only the element on top (a stray ``</x>``, one that the parser
+    would ignore, closes nothing), so malformed HTML is counted deeper, never shallower."""
     if html_.count("<") <= MAX_NESTING:
         return   # too few tags to nest that deep: the usual case costs one count
-    depth = 0
-    for match in _TAG.finditer(html_):
-        if match.group(2).lower() in _NOT_NESTING:
+    elements = sum(1 for _ in _ELEMENT_LIKE.finditer(html_))
+    if elements <= MAX_NESTING:
+        return
+    if elements > MAX_ELEMENTS:
+        raise TooDeep(f"holds {elements:,} HTML elements; at most {MAX_ELEMENTS:,}: simplify it")
+    open_elements: list[str] = []
+    lowered: str | None = None
+    at = 0
+    while (match := _OPENING.search(html_, at)) is not None:
+        name = (match.group(2) or "").lower()
+        if not name:   # a comment, doctype or processing instruction: skip it whole
+            end = html_.find("-->" if match.group() == "<!--" else ">", match.end())
+            if end == -1:
+                return   # it runs to the end: nothing after it is markup
+            at = end + 1
+            continue
+        rest = _TAG_REST.match(html_, match.end())
+        if rest is None:
+            return   # a tag that never ends swallows the rest
+        at = rest.end()
+        if name in _NOT_NESTING:
             continue
         if match.group(1):
-            depth = max(depth - 1, 0)
-        else:
-            depth += 1
-            if depth > MAX_NESTING:
-                raise TooDeep(f"nested more than {MAX_NESTING} levels deep (blockquotes, lists or "
-                              "HTML elements): simplify it")
+            if open_elements and open_elements[-1] == name:
+                open_elements.pop()
+            continue
+        open_elements.append(name)
+        if len(open_elements) > MAX_NESTING:
+            raise TooDeep(f"nested more than {MAX_NESTING} levels deep (blockquotes, lists or "
+                          "HTML elements): simplify it")
+        if name in _RAW_TEXT:   # its text is not markup: skip to its end tag
+            lowered = html_.lower() if lowered is None else lowered
+            at = lowered.find(f"</{name}", at)
+            if at == -1:
+                return
 
 
 def _cmark_html(source: str) -> str:

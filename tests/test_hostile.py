@@ -326,14 +326,23 @@ def test_a_long_value_is_quoted_as_a_short_excerpt(site, capsys, monkeypatch):
 # -- 5. nesting that would make sanitizing quadratic ----------------------------------------
 
 
-@pytest.mark.parametrize("body", [
-    "> " * 75_000 + "deep\n",                                  # 150 KB of nested blockquotes
-    "<div>" * 50_000 + "deep" + "</div>" * 50_000 + "\n",
-    "".join("  " * i + "- item\n" for i in range(150)),        # nested lists
-], ids=["blockquotes", "divs", "lists"])
-def test_deeply_nested_bodies_are_refused_quickly(site, body):
+@pytest.mark.parametrize(("body", "reason"), [
+    ("> " * 75_000 + "deep\n", "holds 75,000 HTML elements; at most 10,000"),   # 150 KB of blockquotes
+    ("<div>" * 50_000 + "deep" + "</div>" * 50_000 + "\n", "holds 50,000 HTML elements"),
+    ("> " * 5_000 + "deep\n", "nested more than 100 levels deep"),
+    ("".join("  " * i + "- item\n" for i in range(150)), "nested more than 100 levels deep"),
+    # end tags the HTML parser ignores must not count as closing anything
+    ("<div></x>" * 110_000, "holds 110,000 HTML elements"),
+    ("<div></x>" * 5_000, "nested more than 100 levels deep"),
+    ("<div><!-- </div> -->" * 5_000, "nested more than 100 levels deep"),
+    ('<div title="</div>">' * 5_000, "nested more than 100 levels deep"),
+    ("<div><textarea></div></textarea>" * 3_000, "nested more than 100 levels deep"),
+    ('<div a=b"c>' * 200 + 'x"', "nested more than 100 levels deep"),
+], ids=["blockquotes", "divs", "blockquotes-5000", "lists", "stray-end-tags", "stray-5000",
+        "end-tags-in-comments", "end-tags-in-attributes", "end-tags-in-textarea", "quote-in-unquoted-value"])
+def test_deeply_nested_bodies_are_refused_quickly(site, body, reason):
     site.write_news("deep", FRONT, body)
-    assert_refused_quickly(site, "content/news/deep.md:6: body: nested more than 100 levels deep")
+    assert_refused_quickly(site, f"content/news/deep.md:6: body: {reason}")
 
 
 def test_nesting_below_the_limit_and_many_flat_tags_are_fine(site):
