@@ -60,15 +60,19 @@ def load_medium(content_dir: Path, src: str, max_bytes: int) -> Medium:
     except Unreadable as exc:
         raise MediaError(f"content/{src}: {exc}") from None
     media_type = _media_type(data, PurePosixPath(src).suffix.lower(), src)
+    if media_type == "image/svg+xml":
+        data = safe_svg(data, src)
     return Medium(path=path, media_type=media_type, extension=PurePosixPath(src).suffix.lower(),
                   sha256=hashlib.sha256(data).hexdigest(), length=len(data))
 
 
 def read_medium(medium: Medium, max_bytes: int) -> bytes:
-    """The medium's bytes, as they were checked (a file changed since is an error)."""
+    """The bytes to publish, as they were checked (a file changed since is an error)."""
     try:
         data = read_bounded(medium.path, max_bytes)
-    except Unreadable as exc:
+        if medium.media_type == "image/svg+xml":
+            data = safe_svg(data, medium.path.name)
+    except (Unreadable, MediaError) as exc:
         raise MediaError(f"{medium.path}: {exc}") from None
     if hashlib.sha256(data).hexdigest() != medium.sha256:
         raise MediaError(f"{medium.path} changed during the build; build again")
@@ -141,8 +145,7 @@ def _media_type(data: bytes, extension: str, src: str) -> str:
     actual = _sniff(data)
     if actual is None:
         if claimed == "image/svg+xml":
-            check_svg(data, src)
-            return claimed
+            return claimed   # checked, and rewritten, by safe_svg
         raise MediaError(f"content/{src} is not a {_label(claimed)} image "
                          f"(its bytes are not one of {_NAMES})")
     if actual != claimed:
@@ -183,6 +186,7 @@ def _is_avif(data: bytes) -> bool:
 
 _SVG = "http://www.w3.org/2000/svg"
 _XLINK = "http://www.w3.org/1999/xlink"
+_XML = "http://www.w3.org/XML/1998/namespace"
 # Elements of these namespaces are editors' metadata, inert in every browser.
 _METADATA_NAMESPACES = {
     "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
@@ -196,9 +200,12 @@ _METADATA_NAMESPACES = {
 }
 _ACTIVE_ELEMENTS = {"script", "foreignObject", "handler", "listener", "iframe", "embed", "object"}
 _ANIMATIONS = {"set", "animate", "animateTransform", "animateMotion", "animateColor"}
+_MAX_SVG_TAGS = 200_000   # a flat 10 MB of <g/> would take seconds and most of a GB to check
 _URL_FUNCTION = re.compile(r"url\(\s*(['\"]?)\s*([^)'\"]*)", re.I)
 _LOCAL_DATA_IMAGE = re.compile(r"data:image/(?:png|jpeg|gif|webp);base64,", re.I)
-_SCRIPT_URL = re.compile(r"(?:java|vb)script\s*:", re.I)
+_SCRIPT_URL = re.compile(r"(?:java|vb)script:", re.I)
+_INVISIBLE = re.compile(r"[\x00-\x20\x7f-\x9f]+")   # what browsers skip inside a URL scheme
+_CSS_FETCHING = ("@import", "image-set(", "src(", "expression(", "-moz-binding", "behavior:")
 
 
 def _svg_parser() -> etree.XMLParser:
@@ -207,15 +214,18 @@ def _svg_parser() -> etree.XMLParser:
                            huge_tree=False, recover=False, remove_blank_text=False)
 
 
-def check_svg(data: bytes, src: str) -> None:
-    """Refuse an SVG that could run script or fetch anything when opened from our origin."""
+def safe_svg(data: bytes, src: str) -> bytes:
+    """The SVG to publish: refused if anything in it could run script or fetch a file when
+    it is opened from our origin; otherwise written out again from the tree that was
+    checked (UTF-8, without the DOCTYPE and anything else outside the root element), so
+    nothing a browser reads differently from lxml (a DTD's attribute defaults, an odd
+    encoding) reaches the reader."""
+    if data.count(b"<") > _MAX_SVG_TAGS:
+        raise MediaError(f"content/{src}: an SVG of more than {_MAX_SVG_TAGS:,} elements is refused")
     try:
         root = etree.fromstring(data, _svg_parser())
     except etree.XMLSyntaxError as exc:
         raise MediaError(f"content/{src} is not a well-formed SVG image: {exc.msg}") from None
-    docinfo = root.getroottree().docinfo
-    if docinfo.internalDTD is not None and _has_internal_subset(data, docinfo.encoding):
-        raise MediaError(f"content/{src}: SVG with entity or DOCTYPE declarations is refused")
     if root.tag != f"{{{_SVG}}}svg":
         raise MediaError(f"content/{src} is not an SVG image (its root element is not <svg>)")
     prolog_and_epilog = [*root.itersiblings(preceding=True), *root.itersiblings()]
@@ -225,71 +235,74 @@ def check_svg(data: bytes, src: str) -> None:
             line = f" (line {node.sourceline})" if node.sourceline else ""
             raise MediaError(f"content/{src}{line}: {reason}; such SVG could run script on the "
                              "site or load files from elsewhere, and is refused")
-
-
-def _has_internal_subset(data: bytes, encoding: str | None) -> bool:
-    """Declarations between [ ] in the DOCTYPE: lxml shows entities, not attribute
-    defaults (``<!ATTLIST svg onload CDATA …>``), so any internal subset is refused."""
-    try:
-        text = data.decode(encoding or "utf-8", errors="replace")
-    except LookupError:
-        return True
-    return re.search(r"<!DOCTYPE[^>\[]*\[", text, re.I) is not None
+    return etree.tostring(root, encoding="UTF-8", xml_declaration=True)
 
 
 def _unsafe(node) -> str | None:
     if isinstance(node, etree._ProcessingInstruction):
-        return f"processing instruction <?{node.target}?>"
+        return "a processing instruction"
     if isinstance(node, etree._Entity):
-        return f"entity reference &{node.name};"
+        return "an entity reference"
     if not isinstance(node.tag, str):
         return None   # a comment
     qname = etree.QName(node)
-    if qname.namespace != _SVG:
-        if qname.namespace in _METADATA_NAMESPACES:
-            return None
-        return f"element <{qname.localname}> is not SVG ({qname.namespace or 'no namespace'})"
-    if qname.localname in _ACTIVE_ELEMENTS:
-        return f"<{qname.localname}> element"
-    if qname.localname in _ANIMATIONS:
-        target = node.get("attributeName", "").lower()
-        if target.endswith("href") or target.startswith("on"):
-            return f"<{qname.localname}> that changes {target}"
-    if qname.localname == "style":
-        return _unsafe_css(node.text or "")
-    for name, value in node.attrib.items():
+    for name, value in node.attrib.items():   # every element's, metadata and <style> too
         reason = _unsafe_attribute(qname.localname, etree.QName(name), value)
         if reason:
             return reason
+    if qname.namespace != _SVG:
+        if qname.namespace in _METADATA_NAMESPACES:
+            return None
+        return f"an element <{_short(qname.localname)}> that is not SVG"
+    if qname.localname in _ACTIVE_ELEMENTS:
+        return f"a <{qname.localname}> element"
+    if qname.localname in _ANIMATIONS:
+        target = _INVISIBLE.sub("", node.get("attributeName", "")).lower()
+        if target.endswith("href") or target.startswith("on") or target in ("style", "base"):
+            return f"<{qname.localname}> that changes {_short(target)}"
+    if qname.localname == "style":
+        if len(node):
+            return "a <style> element with child nodes"
+        return _unsafe_css(node.text or "")
     return None
 
 
 def _unsafe_attribute(element: str, name: etree.QName, value: str) -> str | None:
     local = name.localname
+    where = f"{_short(local)}= on <{_short(element)}>"
     if local.lower().startswith("on"):
-        return f"event handler {local}= on <{element}>"
-    if _SCRIPT_URL.search(value):
-        return f"script URL in {local}= on <{element}>"
+        return f"an event handler {where}"
+    if name.namespace == _XML and local == "base":
+        return f"xml:base on <{_short(element)}>"
+    if _SCRIPT_URL.search(_INVISIBLE.sub("", value)):
+        return f"a script URL in {where}"
     if local == "href" and name.namespace in (None, _XLINK):
         target = value.strip()
         if target.startswith("#") or (element == "image" and _LOCAL_DATA_IMAGE.match(target)):
             return None
-        return f"reference to {_excerpt(target)} in href= on <{element}>"
-    if local == "style" or "url(" in value.lower():
+        return f"a reference to {_excerpt(target)} in {where}"
+    if local == "style" or "(" in value:   # presentation attributes are CSS too: fill="url(…)"
         return _unsafe_css(value)
     return None
 
 
 def _unsafe_css(css: str) -> str | None:
-    if "@import" in css.lower():
-        return "@import in a style"
+    if "\\" in css:
+        return "an escape (\\) in CSS"   # u\72l( would hide url( from the checks below
+    lowered = css.lower()
+    for construct in _CSS_FETCHING:
+        if construct in lowered:
+            return f"{construct.rstrip('(:')} in CSS"
     for match in _URL_FUNCTION.finditer(css):
         target = match.group(2).strip()
         if not target.startswith("#") and not _LOCAL_DATA_IMAGE.match(target):
-            return f"reference to {_excerpt(target)} in url()"
-    if "expression(" in css.lower() or "-moz-binding" in css.lower():
-        return "scripted CSS"
+            return f"a reference to {_excerpt(target)} in url()"
     return None
+
+
+def _short(name: str, limit: int = 30) -> str:
+    """A name from the file, cut short (messages escape what could forge a line)."""
+    return name if len(name) <= limit else name[:limit] + "…"
 
 
 def _excerpt(text: str, limit: int = 60) -> str:
