@@ -133,7 +133,7 @@ def _markdown(rng: random.Random, vocabulary: list[str], words: int, organizatio
 
 
 def write_newsroom_site(site: Path, corpus: list[Story]) -> None:
-    """A complete Newsroom site folder: newsroom.toml, content/ and the shipped templates."""
+    """A complete Newsroom site folder: newsroom.toml and content/ (the built-in templates)."""
     content = site / "content"
     (content / "profiles").mkdir(parents=True, exist_ok=True)
     (site / "newsroom.toml").write_text(_newsroom_toml(), encoding="utf-8")
@@ -173,9 +173,6 @@ timezone = "Europe/Helsinki"
 languages = ["en", "fi"]
 default_language = "en"
 feed_items = 50
-
-[paths]
-templates = "{Path(__file__).resolve().parent.parent / 'templates'}"
 
 {topics}
 [[partners]]

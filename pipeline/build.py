@@ -28,6 +28,7 @@ from .media import read_medium
 from .model import Problem
 from .publish import Publisher, PublishError, PublishResult, check_output_dir, output_lock
 from .render import Output, Share, Sink, emit, feeds, pages, partners, schemas, syndication
+from .templating import template_files
 
 __all__ = ["BuildReport", "ContentErrors", "build_site", "catalog_for", "check_content", "render_all"]
 
@@ -203,18 +204,20 @@ def world_fingerprint(config: Config, content: Content) -> str:
     import jinja2
     from lxml import etree
 
-    templates = sorted(p for p in config.paths.templates.rglob("*") if p.is_file())
+    templates = [(name, _file_hash(path)) for name, path in template_files(config.paths.templates)]
     return digest(_code_hash(), sys.version, babel.__version__, feedgen.version.version_str,
-                  jinja2.__version__, etree.LXML_VERSION, config.path.read_bytes(),
-                  [(p.relative_to(config.paths.templates).as_posix(), _file_hash(p)) for p in templates],
+                  jinja2.__version__, etree.LXML_VERSION, config.path.read_bytes(), templates,
                   content.profiles)
+
+
+_CODE_SUFFIXES = (".py", ".json", ".html", ".css", ".toml", ".txt", ".xml")   # built-in templates too
 
 
 def _code_hash() -> str:
     package = Path(__file__).parent
     digest_ = hashlib.sha256()
     for path in sorted(package.rglob("*")):
-        if path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
+        if path.suffix in _CODE_SUFFIXES and "__pycache__" not in path.parts:
             digest_.update(path.relative_to(package).as_posix().encode())
             digest_.update(path.read_bytes())
     return digest_.hexdigest()
@@ -227,7 +230,7 @@ def _file_hash(path: Path) -> str:
 def _refuse_overlap(output_dir: Path, config: Config, content_dir: Path | None) -> None:
     """The output folder is replaced wholesale: it must not hold the site's own files."""
     sources = {config.path, config.paths.templates, config.paths.state, content_dir or config.paths.content}
-    for source in sources:
+    for source in sources - {None}:
         source = source.resolve()
         if source == output_dir or source.is_relative_to(output_dir):
             raise PublishError(f"the output folder {output_dir} would replace {source}; "

@@ -64,7 +64,7 @@ class Site:
 @dataclass(frozen=True)
 class Paths:
     content: Path
-    templates: Path
+    templates: Path | None   # the site's own templates; None: the built-in ones only
     output: Path
     state: Path
 
@@ -236,9 +236,17 @@ def _site(t: dict[str, Any]) -> Site:
 
 def _paths(t: dict[str, Any], root: Path) -> Paths:
     _no_unknown(t, {"content", "templates", "output", "state"}, "paths.")
-    defaults = {"content": "content", "templates": "templates", "output": "output", "state": "state"}
+    defaults = {"content": "content", "output": "output", "state": "state"}
     resolved = {k: (root / _str(t.get(k, v), f"paths.{k}")).resolve() for k, v in defaults.items()}
-    return Paths(**resolved)
+    # Templates: a folder named here must exist; unnamed, ./templates is used if the site
+    # has one, else the built-in templates alone.
+    if "templates" in t:
+        templates = (root / _str(t["templates"], "paths.templates")).resolve()
+        if not templates.is_dir():
+            raise ConfigError(f"paths.templates: no such folder: {templates}")
+    else:
+        templates = (root / "templates").resolve() if (root / "templates").is_dir() else None
+    return Paths(templates=templates, **resolved)
 
 
 def _topics(t: dict[str, Any], site: Site) -> dict[str, Topic]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import struct
 import textwrap
 import zlib
@@ -87,7 +86,6 @@ class Site:
         self.config_path.write_text(toml, encoding="utf-8")
         (root / "content" / "news").mkdir(parents=True)
         (root / "content" / "profiles").mkdir(parents=True)
-        shutil.copytree(ROOT / "templates", root / "templates")
         self.write_profile("uef", "name: {en: University of Eastern Finland, fi: Itä-Suomen yliopisto}\n"
                            "kind: university\ncity: Kuopio\ntopics: [neurological]\n",
                            "The University of Eastern Finland is a multidisciplinary university.\n")

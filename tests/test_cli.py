@@ -135,6 +135,7 @@ def test_shipped_content_builds_cleanly(tmp_path):
 @pytest.mark.parametrize("target", ["content", ".", "state", "templates"])
 def test_output_over_the_sites_own_files_is_refused(site, capsys, target):
     _good(site)
+    (site.root / "templates").mkdir(exist_ok=True)   # a site's own templates folder
     assert run(site, "build", "--output", str(site.root / target)) == 2
     assert "would replace" in capsys.readouterr().err
     assert (site.root / "content" / "news" / "good.md").exists()

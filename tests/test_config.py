@@ -103,7 +103,7 @@ def test_the_shipped_configuration_loads():
     for topic in config.topics.values():
         assert set(topic.title) == {"en", "fi"} and all(topic.title.values())
     assert config.paths.content == ROOT / "content"
-    assert config.paths.templates == ROOT / "templates"
+    assert config.paths.templates is None          # the built-in templates
     assert config.paths.output == ROOT / "output"
     assert config.paths.state == ROOT / "state"
 
@@ -294,6 +294,7 @@ def test_relative_paths_resolve_against_the_folder_of_the_file(tmp_path, monkeyp
     text = MINIMAL + '[paths]\ncontent = "my-content"\ntemplates = "../shared/templates"\n' \
                      f'output = "{tmp_path / "abs-output"}"\n'
     path = write(tmp_path, text, "site/newsroom.toml")
+    (tmp_path / "shared" / "templates").mkdir(parents=True)
     config = load_config(os.path.relpath(path))        # a relative --config is fine too
     assert config.path == path
     assert config.paths.content == tmp_path / "site" / "my-content"

@@ -14,6 +14,7 @@ from pipeline.build import build_site
 from pipeline.config import load_config
 from pipeline.publish import Publisher
 from pipeline.render.feed_xml import XmlWriter
+from pipeline.templating import BUILTIN
 
 from .conftest import NOW, Site, tree
 
@@ -25,6 +26,8 @@ def copy_for_cold_build(site: Site, tmp: Path) -> Path:
     copy.mkdir()
     for name in ("newsroom.toml", "content", "templates"):
         source = site.root / name
+        if not source.exists():
+            continue
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, copy / name)
     journal = site.root / "state" / "newsroom.db"
     if journal.exists():
@@ -111,8 +114,11 @@ def test_every_kind_of_edit_gives_the_cold_build_output(big_site, cold_dir, monk
     site.write_profile("kuh", "name: {en: KUH, fi: KYS}\nkind: hospital\n")     # a profile: everything
     assert_same_as_cold(site, cold_dir)
 
-    style = site.root / "templates/pages/item.html"                              # a template
-    style.write_text(style.read_text().replace("<article", "<article data-edited"))
+    style = site.root / "templates/pages/item.html"                  # a site's own template
+    style.parent.mkdir(parents=True)
+    style.write_text((BUILTIN / "pages/item.html").read_text().replace("<article", "<article data-edited"))
+    assert_same_as_cold(site, cold_dir)
+    style.write_text(style.read_text().replace("data-edited", "data-edited-again"))  # an edit to it
     assert_same_as_cold(site, cold_dir)
 
 
@@ -231,10 +237,13 @@ def test_edited_interface_strings_are_seen_by_a_long_running_process(big_site, c
     site = big_site
     rebuild(site)
     strings = site.root / "templates/strings.toml"
-    text = strings.read_text(encoding="utf-8")
-    strings.write_text(text.replace('back = "Front page"', 'back = "Home"'), encoding="utf-8")
+    strings.parent.mkdir()
+    strings.write_text('[en]\nback = "Home"\n', encoding="utf-8")      # one string overridden
     assert_same_as_cold(site, cold_dir)
     assert b">Home</a>" in (site.output / "index.html").read_bytes()
+    strings.write_text('[en]\nback = "Start"\n', encoding="utf-8")
+    assert_same_as_cold(site, cold_dir)
+    assert b">Start</a>" in (site.output / "index.html").read_bytes()
 
 
 def test_a_state_saved_two_builds_ago_is_not_trusted(big_site, cold_dir, tmp_path):

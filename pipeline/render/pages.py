@@ -7,16 +7,15 @@ Dates are written in the page's language with Babel ("30. marraskuuta 2026").
 
 from __future__ import annotations
 
-import tomllib
 from datetime import datetime
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
 
 from babel.dates import format_date
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from ..catalog import Catalog, key_of
 from ..model import NewsItem, Profile
+from ..templating import Templates, load_templates
 from ..urls import (
     FEED_FORMATS,
     FORMAT_LABELS,
@@ -30,40 +29,24 @@ from ..urls import (
 )
 from . import Output, Share, Sink, emit
 
-__all__ = ["load_templates", "render"]
+__all__ = ["render"]
 
 FRONT_PAGE_ITEMS = 30
 ORGANIZATION_PAGE_ITEMS = 20
 
 
-def load_templates(folder: Path) -> tuple[Environment, dict[str, dict[str, str]]]:
-    """The template environment and the interface strings. The strings are read on every
-    build (a long-running process must see an edit); Jinja reloads changed templates."""
-    strings = tomllib.loads((folder / "strings.toml").read_text(encoding="utf-8"))
-    return _environment(folder), strings
-
-
-@lru_cache(maxsize=4)
-def _environment(folder: Path) -> Environment:
-    return Environment(
-        loader=FileSystemLoader(str(folder)),
-        autoescape=select_autoescape(["html", "xml"], default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-def render(catalog: Catalog, templates: Path, sink: Sink | None = None, share: Share | None = None) -> Sink:
-    """Every page (or ``share`` of them), each keyed by the fingerprints of the items it shows."""
-    env, strings = load_templates(templates)
+def render(catalog: Catalog, templates: Path | None, sink: Sink | None = None,
+           share: Share | None = None) -> Sink:
+    """Every page (or ``share`` of them), each keyed by the fingerprints of the items it shows.
+    ``templates`` is the site's own folder, if it has one (see :mod:`pipeline.templating`)."""
+    loaded = load_templates(templates)
     sink = Output() if sink is None else sink
     fp = catalog.item_fingerprint
     site = catalog.site
     count = len(catalog.items)
     position = {item.id: count - 1 - n for n, item in enumerate(catalog.items)} if share else {}
     for lang in site.languages:
-        page = _Pages(catalog, env, strings, lang)
+        page = _Pages(catalog, loaded, lang)
         for item in catalog.in_language(lang):
             if share and not share.owns(position[item.id]):
                 continue
@@ -85,9 +68,10 @@ def render(catalog: Catalog, templates: Path, sink: Sink | None = None, share: S
 class _Pages:
     """Renders the pages of one language."""
 
-    def __init__(self, catalog: Catalog, env: Environment, strings: dict, lang: str):
-        self.catalog, self.env, self.lang = catalog, env, lang
+    def __init__(self, catalog: Catalog, templates: Templates, lang: str):
+        self.catalog, self.templates, self.lang = catalog, templates, lang
         self.site = catalog.site
+        strings = templates.strings
         self.t = {**strings.get(self.site.default_language, {}), **strings.get(lang, {})}
         # 10,000 pages share a few thousand dates and a few dozen sets of feed links
         self._dates: dict[datetime, str] = {}
@@ -131,7 +115,7 @@ class _Pages:
         context.setdefault("canonical", url_of(self.site, path))
         context.setdefault("alternates", [])
         context.setdefault("head_feeds", [FeedRef("index", self.lang, None)])
-        html = self.env.get_template(template).render(
+        html = self.templates.render(template,
             lang=self.lang, t=self.t, site=self.site, site_title=self.site.text(self.site.title, self.lang),
             home=url_of(self.site, index_path(self.site, self.lang)),
             date=self._date, name=self._name, topic_title=self._topic_title,

@@ -1,0 +1,122 @@
+"""Templates: the built-in set that ships with Newsroom, and a site's own overrides.
+
+A site needs no templates of its own. If it has a templates folder (``[paths] templates``),
+each file there replaces the built-in file of the same name (a site may override only
+``pages/item.html``), and its ``strings.toml`` replaces interface strings key by key.
+Every template is compiled before a build renders anything, so a syntax error is a clear
+error naming the file and line, never a traceback halfway through.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateSyntaxError,
+    select_autoescape,
+)
+from jinja2 import TemplateError as JinjaError
+
+from .config import ConfigError
+
+__all__ = ["BUILTIN", "TemplateError", "Templates", "load_templates", "template_files"]
+
+BUILTIN = Path(__file__).resolve().parent / "templates"
+STRINGS = "strings.toml"
+
+Strings = dict[str, dict[str, str]]   # language -> key -> text
+
+
+class TemplateError(ConfigError):
+    """A template or the strings file cannot be used (exit 2, like configuration)."""
+
+
+class Templates:
+    """The environment pages are rendered with, and the interface strings."""
+
+    def __init__(self, env: Environment, strings: Strings):
+        self.env, self.strings = env, strings
+
+    def render(self, name: str, /, **context) -> str:
+        try:
+            return self.env.get_template(name).render(**context)
+        except TemplateSyntaxError as exc:
+            raise TemplateError(_where(exc)) from None
+        except JinjaError as exc:   # an undefined name in a site's own template, say
+            raise TemplateError(f"{_file_of(self.env, name)}: {exc.message or exc}") from None
+
+
+def folders(site_folder: Path | None) -> list[Path]:
+    """Where templates are looked up, first match wins."""
+    return [site_folder, BUILTIN] if site_folder is not None else [BUILTIN]
+
+
+def load_templates(site_folder: Path | None) -> Templates:
+    """The templates and strings, checked. The strings are read on every build (a
+    long-running process must see an edit); Jinja reloads changed templates itself."""
+    if site_folder is not None and not site_folder.is_dir():
+        raise TemplateError(f"{site_folder}: the templates folder named in newsroom.toml "
+                            "([paths] templates) does not exist")
+    env = _environment(tuple(folders(site_folder)))
+    for name in env.list_templates(extensions=["html", "txt", "xml"]):
+        try:
+            env.get_template(name)
+        except TemplateSyntaxError as exc:
+            raise TemplateError(_where(exc)) from None
+    strings = _strings(BUILTIN / STRINGS)
+    if site_folder is not None and (site_folder / STRINGS).is_file():
+        for lang, texts in _strings(site_folder / STRINGS).items():
+            strings[lang] = {**strings.get(lang, {}), **texts}
+    return Templates(env, strings)
+
+
+def template_files(site_folder: Path | None) -> list[tuple[str, Path]]:
+    """The site's own template files (name, path), for the build's fingerprint; the
+    built-in ones are part of Newsroom's code."""
+    if site_folder is None or not site_folder.is_dir():
+        return []
+    return [(p.relative_to(site_folder).as_posix(), p) for p in sorted(site_folder.rglob("*")) if p.is_file()]
+
+
+@lru_cache(maxsize=4)
+def _environment(search: tuple[Path, ...]) -> Environment:
+    return Environment(
+        loader=ChoiceLoader([FileSystemLoader(str(folder)) for folder in search]),
+        autoescape=select_autoescape(["html", "xml"], default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _strings(path: Path) -> Strings:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TemplateError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TemplateError(f"{path}: {exc}") from None
+    strings: Strings = {}
+    for lang, texts in raw.items():
+        if not isinstance(texts, dict) or not all(isinstance(v, str) for v in texts.values()):
+            raise TemplateError(f"{path}: [{lang}] must hold text values only (key = \"text\")")
+        strings[lang] = texts
+    return strings
+
+
+def _where(exc: TemplateSyntaxError) -> str:
+    return f"{exc.filename or exc.name}:{exc.lineno}: template syntax error: {exc.message}"
+
+
+def _file_of(env: Environment, name: str) -> str:
+    try:
+        source = env.loader.get_source(env, name)   # type: ignore[union-attr]
+        return source[1] or name
+    except JinjaError:
+        return name

@@ -1,0 +1,82 @@
+"""Built-in templates, a site's overrides file by file and string by string, and clear
+errors for a missing folder or a broken template."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.templating import BUILTIN
+
+NOW = "2026-11-28T12:00"
+
+
+def build(site, *extra: str) -> int:
+    return main(["build", "--now", NOW, "--config", str(site.config_path), *extra])
+
+
+@pytest.fixture
+def news(site):
+    site.write_news("good", "title: Good news\ndate: 2026-11-01\ntopics: [neurological]\n")
+    return site
+
+
+def test_a_site_without_templates_builds_with_the_built_in_ones(news):
+    assert not (news.root / "templates").exists()
+    assert build(news) == 0
+    page = (news.output / "news" / "good" / "index.html").read_text()
+    assert "<h1>Good news</h1>" in page and 'class="skip"' in page
+
+
+def test_a_site_may_override_one_template_and_keep_the_rest(news):
+    own = news.root / "templates" / "pages" / "item.html"
+    own.parent.mkdir(parents=True)
+    own.write_text('{% extends "pages/base.html" %}{% block main %}<p class="mine">{{ item.title }}</p>'
+                   "{% endblock %}")
+    assert build(news) == 0
+    page = (news.output / "news" / "good" / "index.html").read_text()
+    assert '<p class="mine">Good news</p>' in page
+    assert 'class="skip"' in page                               # the built-in base.html still
+    assert "Good news" in (news.output / "index.html").read_text()   # the built-in front page
+
+
+def test_a_sites_strings_override_key_by_key(news):
+    (news.root / "templates").mkdir()
+    (news.root / "templates" / "strings.toml").write_text('[en]\nlatest = "Fresh from Kuopio"\n'
+                                                          '[fi]\nlatest = "Tuoreimmat"\n')
+    assert build(news) == 0
+    front = (news.output / "index.html").read_text()
+    assert "Fresh from Kuopio" in front and "Skip to content" in front   # one changed, the rest kept
+    assert "Tuoreimmat" in (news.output / "fi" / "index.html").read_text()
+
+
+def test_a_named_templates_folder_that_is_missing_is_an_error(news, capsys):
+    news.config_path.write_text(news.config_path.read_text() + '\n[paths]\ntemplates = "my-templates"\n')
+    assert build(news) == 2
+    err = capsys.readouterr().err
+    assert "paths.templates: no such folder:" in err and "my-templates" in err
+    assert "Traceback" not in err and not news.output.exists()
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("pages/item.html", "{% extends 'pages/base.html' %}\n{% block main %}\n{% if %}{% endblock %}",
+     "pages/item.html:3: template syntax error"),
+    ("pages/extra.html", "{{ unclosed", "pages/extra.html:1: template syntax error"),
+    ("pages/item.html", "{% extends 'pages/base.html' %}{% block main %}{{ no_such_thing.x }}"
+     "{% endblock %}", "pages/item.html: 'no_such_thing' is undefined"),
+    ("strings.toml", "[en\nlatest = 1", "strings.toml: "),
+    ("strings.toml", "[en]\nlatest = 1\n", "strings.toml: [en] must hold text values only"),
+])
+def test_a_broken_template_is_an_error_naming_the_file(news, capsys, name, text, expected):
+    path = news.root / "templates" / name
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    assert build(news) == 2
+    err = capsys.readouterr().err
+    assert expected in err and str(news.root / "templates") in err, err
+    assert "Traceback" not in err and not news.output.exists()
+
+
+def test_the_built_in_templates_are_part_of_the_package():
+    assert (BUILTIN / "pages" / "item.html").is_file() and (BUILTIN / "strings.toml").is_file()
+    assert BUILTIN.parent.name == "pipeline"
