@@ -240,9 +240,10 @@ def _refuse_overlap(output_dir: Path, config: Config, content_dir: Path | None) 
 def _visible_media(catalog: Catalog) -> set[str]:
     """Images of visible items and profiles only: a draft's or an embargoed item's picture
     must not be published before the item is."""
-    images = [i.image for i in catalog.items + catalog.partner_only]
-    images += [p.logo for p in catalog.profiles.values()]
-    return {image.output_path for image in images if image and image.output_path}
+    records = [*catalog.items, *catalog.partner_only, *catalog.profiles.values()]
+    images = [getattr(r, "image", None) or getattr(r, "logo", None) for r in records]
+    paths = {image.output_path for image in images if image and image.output_path}
+    return paths | {path for r in records for _, path in r.body_media}
 
 
 def build_site(config: Config, now: datetime, content_dir: Path | None = None,

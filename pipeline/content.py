@@ -11,6 +11,7 @@ import gc
 import hashlib
 import os
 import pickle
+import posixpath
 import re
 import stat
 import sys
@@ -21,9 +22,11 @@ from dataclasses import dataclass, field, replace
 from itertools import repeat
 from operator import attrgetter
 from pathlib import Path, PurePosixPath
+from urllib.parse import unquote
 
 from .cache import Bodies, Packed, ParseCache, Parsed, Signature, pack, signature
 from .config import Config, Site, Topic
+from .markup import with_local_images
 from .media import IMAGE_TYPES, MediaError, Medium, Unreadable, load_medium, read_bounded, too_large
 from .model import Image, NewsItem, Problem, Profile, excerpt
 from .readers import parse_news, parse_profile
@@ -48,6 +51,7 @@ class Content:
     files_read: int = 0
     files_parsed: int = 0                                  # cache misses
     fingerprints: dict[str, str] = field(default_factory=dict)   # source -> short hash, see _fingerprints
+    base_url: str = ""
     _bodies: Bodies | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -58,7 +62,8 @@ class Content:
         """The item's sanitized body HTML. Through the parse cache, ``item.body_html`` is empty
         and the body is read from the cache now: all of them at once would be most of a
         build's memory."""
-        return item.body_html if self._bodies is None else self._bodies.get(item.source)
+        html = item.body_html if self._bodies is None else self._bodies.get(item.source)
+        return with_local_images(html, {src: self.base_url + path for src, path in item.body_media})
 
     def close(self) -> None:
         """Release the parse cache's connection now (a later :meth:`body` opens another).
@@ -94,8 +99,9 @@ def load_content(config: Config, content_dir: Path | None = None, use_cache: boo
     problems += _check_news(news, config.topics, profiles)
     problems += _check_unique_news(news, broken)
     media = _Media(content_dir, site, config.limits.media_file_bytes)
-    news = [_resolve_image(n, media, problems) for n in news]
-    profiles = {s: _resolve_logo(p, media, problems) for s, p in profiles.items()}
+    news = [_resolve_body_images(_resolve_image(n, media, problems), media, problems) for n in news]
+    profiles = {s: _resolve_body_images(_resolve_logo(p, media, problems), media, problems)
+                for s, p in profiles.items()}
 
     bad = {p.path for p in problems}
     in_order = sorted(problems, key=lambda p: (p.path, p.line))
@@ -113,6 +119,7 @@ def load_content(config: Config, content_dir: Path | None = None, use_cache: boo
         files_read=len(files),
         files_parsed=parsed,
         fingerprints=_fingerprints(good_news, good_profiles.values(), digests, cache.fingerprint),
+        base_url=site.base_url,
         _bodies=bodies,
     )
 
@@ -312,17 +319,20 @@ def _fingerprints(news: Iterable[NewsItem], profiles: Iterable[Profile], digests
     renderer can skip what did not change."""
     salted = hashlib.blake2b(salt.encode(), digest_size=8)
 
-    def fingerprint(source: str, image: Image | None, organizations: tuple[str, ...] = ()) -> str:
+    def fingerprint(record: NewsItem | Profile, image: Image | None,
+                    organizations: tuple[str, ...] = ()) -> str:
         h = salted.copy()
-        h.update(source.encode() + b"\0")
-        h.update(digests[source])
+        h.update(record.source.encode() + b"\0")
+        h.update(digests[record.source])
         h.update("\0".join(organizations).encode())
         if image is not None:
             h.update(repr(image).encode())
+        if record.body_media:
+            h.update(repr(record.body_media).encode())
         return h.hexdigest()
 
-    out = {n.source: fingerprint(n.source, n.image, n.organizations) for n in news}
-    out.update((p.source, fingerprint(p.source, p.logo)) for p in profiles)
+    out = {n.source: fingerprint(n, n.image, n.organizations) for n in news}
+    out.update((p.source, fingerprint(p, p.logo)) for p in profiles)
     return out
 
 
@@ -451,6 +461,40 @@ def _resolve(image: Image | None, source: str, line: int, name: str, media: _Med
     except MediaError as exc:
         problems.append(Problem(source, line, f"{name}.src", str(exc)))
         return image
+
+
+def _resolve_body_images(record: NewsItem | Profile, media: _Media,
+                         problems: list[Problem]) -> NewsItem | Profile:
+    """Check and name the local images of a body (``![scan](media/scan.png)``: relative to
+    content/, or to the file's folder when it starts with ./ or ../)."""
+    if not record.body_images:
+        return record
+    mapped = []
+    for src, line in record.body_images:
+        path = _content_path(src, record.source)
+        try:
+            if path is None:
+                raise MediaError(f"image {excerpt(src)} leads outside the content folder")
+            mapped.append((src, media.resolve(Image(src=path, alt="")).output_path))
+        except MediaError as exc:
+            missing = str(exc).startswith("no such file")
+            problems.append(Problem(record.source, line, "body",
+                                    f"image not found {excerpt(src)}" if missing else str(exc)))
+    if isinstance(record, Profile) and mapped:
+        urls = {src: media.site.base_url + output for src, output in mapped}
+        descriptions = {lang: with_local_images(html, urls) for lang, html in record.description_html.items()}
+        return replace(record, body_media=tuple(mapped), description_html=descriptions)
+    return replace(record, body_media=tuple(mapped))
+
+
+def _content_path(src: str, source: str) -> str | None:
+    """The path under content/ that an image of ``source``'s body names, or None if it
+    climbs out of content/."""
+    src = unquote(src.split("?", 1)[0].split("#", 1)[0])
+    if src.startswith(("./", "../")):
+        src = posixpath.join(posixpath.dirname(source), src)
+    path = posixpath.normpath(src)
+    return None if path == ".." or path.startswith("../") or path.startswith("/") else path
 
 
 _MAX_NAME = 80   # characters of a medium's own name kept in its output name

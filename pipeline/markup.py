@@ -12,7 +12,8 @@ import nh3
 from cmarkgfm import _cmark
 from cmarkgfm.cmark import Options
 
-__all__ = ["MAX_NESTING", "TooDeep", "clean_text", "derive_summary", "render_markdown", "sanitize_html"]
+__all__ = ["MAX_NESTING", "TooDeep", "clean_text", "derive_summary", "is_local_image", "local_images",
+           "render_markdown", "sanitize_html", "with_local_images"]
 
 # Characters XML 1.0 forbids. Authors paste them from word processors; we drop them silently.
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -190,6 +191,8 @@ def sanitize_html(html: str, base_url: str | None = None, fragments: bool = Fals
 
     def absolutize(tag: str, attribute: str, value: str) -> str:
         if attribute in ("href", "src") and not keep.match(value):
+            if tag == "img" and attribute == "src" and is_local_image(value):
+                return value   # a file under content/: resolved and renamed when media are
             return urljoin(base_url, value)
         return value
 
@@ -202,6 +205,44 @@ def sanitize_html(html: str, base_url: str | None = None, fragments: bool = Fals
         strip_comments=True,
         attribute_filter=absolutize if base_url else None,
     ).strip()
+
+
+def is_local_image(src: str) -> bool:
+    """Whether an ``<img src>`` names a file of the site (``media/scan.png``,
+    ``../media/scan.png``) rather than a URL (``https://…``, ``//host/…``, ``/path``)."""
+    return bool(src) and not _SCHEME.match(src) and not src.startswith(("/", "#", "?"))
+
+
+_IMG_TAG = re.compile(r'<img\b(?:[^>"]|"[^"]*")*>')   # sanitized HTML: values double-quoted
+_ATTRIBUTE = re.compile(r'\s([a-z-]+)="([^"]*)"')
+
+
+def local_images(body: str) -> list[tuple[str, str]]:
+    """``(src, alt)`` of each image of sanitized HTML that names a file of the site."""
+    if "<img" not in body:
+        return []
+    found = []
+    for tag in _IMG_TAG.finditer(body):
+        attributes = dict(_ATTRIBUTE.findall(tag.group()))
+        src = html.unescape(attributes.get("src", ""))
+        if is_local_image(src):
+            found.append((src, html.unescape(attributes.get("alt", ""))))
+    return found
+
+
+def with_local_images(body: str, urls: dict[str, str]) -> str:
+    """``body`` with the ``src`` of its local images replaced by ``urls[src]`` (their
+    published URLs): in ``<img>`` tags only, never in text that looks like one."""
+    if not urls:
+        return body
+
+    def fix(tag: re.Match[str]) -> str:
+        text = tag.group()
+        for src, url in urls.items():
+            text = text.replace(f' src="{html.escape(src)}"', f' src="{html.escape(url)}"')
+        return text
+
+    return _IMG_TAG.sub(fix, body)
 
 
 def derive_summary(text: str, limit: int = 300) -> str:

@@ -74,6 +74,8 @@ class NewsItem:
     visibility: str = "public"
     translation_key: str | None = None
     canonical_url: str | None = None
+    body_images: tuple[tuple[str, int], ...] = ()   # local images of the body: (src as written, line)
+    body_media: tuple[tuple[str, str], ...] = ()    # set when media are resolved: (src, output path)
     lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -101,6 +103,8 @@ class Profile:
     website: str | None = None
     city: str | None = None
     logo: Image | None = None
+    body_images: tuple[tuple[str, int], ...] = ()
+    body_media: tuple[tuple[str, str], ...] = ()
     lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
 
     def line_of(self, name: str) -> int:

@@ -14,14 +14,15 @@ from pathlib import PurePosixPath
 
 from .config import Site
 from .frontmatter import Document, FrontMatterError, split_document
-from .markup import TooDeep, derive_summary, render_markdown
+from .markup import TooDeep, derive_summary, local_images, render_markdown
 from .model import Image, NewsItem, Problem, Profile, excerpt
 
 __all__ = ["PROFILE_KINDS", "parse_datetime", "parse_news", "parse_profile", "read_news", "read_profile"]
 
 PROFILE_KINDS = ("university", "hospital", "research-centre", "company", "public-sector", "network")
 # All fullmatched: "$" would also match before a final newline ("x.md\n" as a file name).
-MAX_SLUG = 100   # slugs name folders and files; file systems allow 255 bytes in a name
+MAX_SLUG = 100
+MAX_BODY_IMAGES = 1000   # slugs name folders and files; file systems allow 255 bytes in a name
 SLUG_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 _URI_RE = re.compile(r"(?!(?:javascript|vbscript|data|file):)[a-zA-Z][a-zA-Z0-9+.-]*:\S+", re.I)
 _HTTP_RE = re.compile(r"https?://[^/\s]+\S*")
@@ -43,6 +44,7 @@ class _Fields:
     def __init__(self, path: str, doc: Document):
         self.path, self.doc = path, doc
         self.problems: list[Problem] = []
+        self.images: list[tuple[str, int]] = []   # local images of the body: (src, line)
 
     def line(self, name: str) -> int:
         return self.doc.lines.get(name, 1)
@@ -51,15 +53,43 @@ class _Fields:
         self.problems.append(Problem(self.path, self.line(name.split(".")[0]), name, message))
 
     def markdown(self, source: str, site: Site, name: str = "body") -> tuple[str, str]:
-        """Rendered and sanitized; a body too deeply nested is a problem (and empty)."""
+        """Rendered and sanitized; a body too deeply nested is a problem (and empty). Its
+        local images are noted (see :meth:`body_images`)."""
         try:
-            return render_markdown(source, site.base_url)
+            rendered = render_markdown(source, site.base_url)
+            self._images(rendered[0], source, name)
+            return rendered
         except TooDeep as exc:
             line = self.doc.body_line if name == "body" else self.line(name.split(".")[0])
             problem = Problem(self.path, line, name, str(exc))
             if problem not in self.problems:   # one body shared by every language
                 self.problems.append(problem)
             return "", ""
+
+    def _images(self, body: str, source: str, name: str) -> None:
+        """Each local image once, with the line it is on; one without alt text is a problem.
+        Images come in the order of the text, so the line search moves forward only."""
+        first = self.doc.body_line if name == "body" else self.line(name.split(".")[0])
+        lines = source.split("\n") if name == "body" else []
+        seen = {src for src, _ in self.images}
+        cursor = 0
+        images = local_images(body)
+        if len(images) > MAX_BODY_IMAGES:
+            self.problems.append(Problem(self.path, first, name, f"holds {len(images):,} local images; "
+                                         f"at most {MAX_BODY_IMAGES:,}"))
+            return
+        for src, alt in images:
+            found = next((n for n in range(cursor, len(lines)) if src in lines[n]), None)
+            cursor = found if found is not None else cursor
+            line = first + (found if found is not None else 0)
+            if src not in seen:
+                seen.add(src)
+                self.images.append((src, line))
+            if not alt.strip():
+                problem = Problem(self.path, line, name, f"image {excerpt(src)} has no alt text: "
+                                  "describe it for readers who cannot see it")
+                if problem not in self.problems[-1:]:
+                    self.problems.append(problem)
 
     def unknown(self, known: set[str]) -> None:
         for key in self.doc.meta:
@@ -244,7 +274,7 @@ def parse_news(path: str, raw: bytes, site: Site) -> tuple[NewsItem | None, list
         image=f.image("image"), status=f.choice("status", ("published", "draft"), "published"),
         visibility=f.choice("visibility", ("public", "partners"), "public"),
         translation_key=translation_key, canonical_url=f.url("canonical_url"),
-        lines=dict(doc.lines),
+        body_images=tuple(f.images), lines=dict(doc.lines),
     )
     return item, f.problems
 
@@ -276,7 +306,7 @@ def parse_profile(path: str, raw: bytes, site: Site) -> tuple[Profile | None, li
         kind=f.choice("kind", PROFILE_KINDS, "network") if "kind" in doc.meta else _missing(f, "kind"),
         summary=summary, description_html={lang: html for lang, (html, _) in rendered.items()},
         topics=f.text_list("topics"), website=f.url("website"), city=f.text("city"),
-        logo=f.image("logo"), lines=dict(doc.lines),
+        logo=f.image("logo"), body_images=tuple(f.images), lines=dict(doc.lines),
     )
     return profile, f.problems
 

@@ -33,7 +33,7 @@ from pipeline.render.feed_model import Category, Entry, Link, build_entries, loo
 from pipeline.render.feed_xml import XmlWriter
 from pipeline.urls import FEED_FORMATS
 
-from .conftest import NOW, Site
+from .conftest import NOW, Site, png
 
 SCHEMA = json.loads((Path(__file__).parent / "schemas/jsonfeed-1.1.schema.json").read_text())
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -124,6 +124,7 @@ def write_sample(site: Site) -> None:
     site.write_profile("vtt", "name: {en: VTT, fi: VTT}\nkind: research-centre\n")
     site.write_profile("kuh", "name: {en: Kuopio University Hospital, fi: KYS}\nkind: hospital\n")
     site.write("media/brain.svg", SVG)
+    site.write_bytes("media/x.png", png())   # the body's image
     for slug, front in SAMPLE_NEWS.items():
         site.write_news(slug, front, MARKUP_BODY if slug == "markup-title" else
                         "A first paragraph of news.\n\nA second one.\n")

@@ -87,9 +87,9 @@ def test_links_get_rel_noopener():
     ("[a](/about/)", 'href="https://news.example.org/about/"'),
     ("[a](news/other/)", 'href="https://news.example.org/news/other/"'),
     ("[a][r]\n\n[r]: /ref/", 'href="https://news.example.org/ref/"'),
-    ("![chart](media/chart.png)", 'src="https://news.example.org/media/chart.png"'),
+    ("![chart](media/chart.png)", 'src="media/chart.png"'),   # a local image: resolved with the media
     ('<a href="/raw/">raw</a>', 'href="https://news.example.org/raw/"'),
-    ('<img src="media/raw.png" alt="raw">', 'src="https://news.example.org/media/raw.png"'),
+    ('<img src="media/raw.png" alt="raw">', 'src="media/raw.png"'),
     ("[a](https://www.uef.fi/x)", 'href="https://www.uef.fi/x"'),
     ("[mail](mailto:news@example.org)", 'href="mailto:news@example.org"'),
     ("[note](#fn1)", 'href="#fn1"'),
