@@ -85,7 +85,7 @@ def render_all(catalog: Catalog, config: Config, content: Content,
                changes: ChangeLog | None = None, sink: Sink | None = None) -> Sink:
     """Every output file of a build, into ``sink`` (default: in memory)."""
     sink = Output() if sink is None else sink
-    pages.render(catalog, config.paths.templates, sink)
+    pages.render(catalog, config.paths.templates, sink, cache_dir=_template_cache(config))
     _render_the_rest(catalog, config, content, changes or ChangeLog.of(()), sink)
     return sink
 
@@ -100,19 +100,23 @@ def _render_split(catalog: Catalog, config: Config, content: Content, changes: C
     older, newer = Share(older=True, cut=cut), Share(older=False, cut=cut)
 
     def older_half() -> tuple:
-        pages.render(catalog, config.paths.templates, publisher, older)
+        pages.render(catalog, config.paths.templates, publisher, older, _template_cache(config))
         feeds.render(catalog, publisher, older)
         return publisher.records()
 
     child = _Forked(older_half)
     try:
-        pages.render(catalog, config.paths.templates, publisher, newer)
+        pages.render(catalog, config.paths.templates, publisher, newer, _template_cache(config))
         _render_the_rest(catalog, config, content, changes, publisher, newer)
         records = child()
     except BaseException:
         child.cancel()   # never leave it writing into the spare once this build gives up
         raise
     publisher.merge(records)
+
+
+def _template_cache(config: Config) -> Path:
+    return config.paths.state / "template-cache"
 
 
 def _render_the_rest(catalog: Catalog, config: Config, content: Content, changes: ChangeLog,

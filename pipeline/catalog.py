@@ -106,7 +106,8 @@ def build_catalog(news: Iterable[NewsItem], profiles: dict[str, Profile], site: 
                   item_fingerprints: dict[str, str] | None = None,
                   read_body: Callable[[NewsItem], str] | None = None) -> Catalog:
     now = now.astimezone(site.timezone)
-    visible = newest_first(i for i in news if is_visible(i, now))
+    now_ts = now.timestamp()
+    visible = newest_first(i for i in news if i.status != "draft" and i.date.timestamp() <= now_ts)
     public = tuple(i for i in visible if not i.is_partner_only)
     return Catalog(
         now=now,

@@ -3,8 +3,8 @@
 A site needs no templates of its own. If it has a templates folder (``[paths] templates``),
 each file there replaces the built-in file of the same name (a site may override only
 ``pages/item.html``), and its ``strings.toml`` replaces interface strings key by key.
-Every template is compiled before a build renders anything, so a syntax error is a clear
-error naming the file and line, never a traceback halfway through.
+A site's own templates are compiled before a build renders anything, so a syntax error is
+a clear error naming the file and line, never a traceback halfway through.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from jinja2 import (
     ChoiceLoader,
     Environment,
+    FileSystemBytecodeCache,
     FileSystemLoader,
     StrictUndefined,
     TemplateSyntaxError,
@@ -57,18 +58,24 @@ def folders(site_folder: Path | None) -> list[Path]:
     return [site_folder, BUILTIN] if site_folder is not None else [BUILTIN]
 
 
-def load_templates(site_folder: Path | None) -> Templates:
+def load_templates(site_folder: Path | None, cache_dir: Path | None = None) -> Templates:
     """The templates and strings, checked. The strings are read on every build (a
-    long-running process must see an edit); Jinja reloads changed templates itself."""
+    long-running process must see an edit); Jinja reloads changed templates itself.
+    With ``cache_dir``, compiled templates are kept there (keyed by their source), so a
+    rebuild after one edit does not compile them again (~50 ms)."""
     if site_folder is not None and not site_folder.is_dir():
         raise TemplateError(f"{site_folder}: the templates folder named in newsroom.toml "
                             "([paths] templates) does not exist")
-    env = _environment(tuple(folders(site_folder)))
-    for name in env.list_templates(extensions=["html", "txt", "xml"]):
-        try:
-            env.get_template(name)
-        except TemplateSyntaxError as exc:
-            raise TemplateError(_where(exc)) from None
+    env = _environment(tuple(folders(site_folder)), cache_dir)
+    # The site's own templates are compiled now, used or not, so a mistake in one is found
+    # before anything is rendered; the built-in ones (tested) when first used: compiling
+    # all of them would cost a rebuild after one edit some 50 ms.
+    for name, _ in template_files(site_folder):
+        if name.endswith((".html", ".txt", ".xml")):
+            try:
+                env.get_template(name)
+            except TemplateSyntaxError as exc:
+                raise TemplateError(_where(exc)) from None
     strings = _strings(BUILTIN / STRINGS)
     if site_folder is not None and (site_folder / STRINGS).is_file():
         for lang, texts in _strings(site_folder / STRINGS).items():
@@ -85,9 +92,17 @@ def template_files(site_folder: Path | None) -> list[tuple[str, Path]]:
 
 
 @lru_cache(maxsize=4)
-def _environment(search: tuple[Path, ...]) -> Environment:
+def _environment(search: tuple[Path, ...], cache_dir: Path | None) -> Environment:
+    bytecode = None
+    if cache_dir is not None:
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            bytecode = FileSystemBytecodeCache(str(cache_dir))
+        except OSError:
+            bytecode = None   # a cache only: without one, templates are compiled each time
     return Environment(
         loader=ChoiceLoader([FileSystemLoader(str(folder)) for folder in search]),
+        bytecode_cache=bytecode,
         autoescape=select_autoescape(["html", "xml"], default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,

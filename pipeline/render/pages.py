@@ -37,10 +37,10 @@ ORGANIZATION_PAGE_ITEMS = 20
 
 
 def render(catalog: Catalog, templates: Path | None, sink: Sink | None = None,
-           share: Share | None = None) -> Sink:
+           share: Share | None = None, cache_dir: Path | None = None) -> Sink:
     """Every page (or ``share`` of them), each keyed by the fingerprints of the items it shows.
     ``templates`` is the site's own folder, if it has one (see :mod:`pipeline.templating`)."""
-    loaded = load_templates(templates)
+    loaded = load_templates(templates, cache_dir)
     sink = Output() if sink is None else sink
     fp = catalog.item_fingerprint
     site = catalog.site
