@@ -22,6 +22,7 @@ from .media import MediaError
 from .model import printable
 from .publish import PublishError
 from .readers import parse_datetime
+from .scaffold import init_site
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -40,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out, err = _console(sys.stdout), _console(sys.stderr)
     try:
+        if args.command == "init":   # the one command without a configuration to read
+            return _init(args, out)
         config = load_config(args.config)
         return args.handler(args, config, out, err)
     except (ConfigError, UsageError, PublishError, CacheChanged, MediaError) as exc:
@@ -102,6 +105,16 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate content; publish nothing")
     _common(check)
     check.set_defaults(handler=_check)
+
+    init = commands.add_parser("init", help="write a new site into an empty folder")
+    init.add_argument("folder", type=Path, metavar="DIR", help="a missing or empty folder")
+    init.add_argument("--title", default="My News", help='the site\'s title (default: "My News")')
+    init.add_argument("--base-url", default="https://news.example.org/", metavar="URL",
+                      help="where the output will be served (default: https://news.example.org/)")
+    init.add_argument("--languages", default="en", metavar="LANGS",
+                      help="comma-separated, the first the default (default: en; e.g. fi,en)")
+    init.add_argument("--timezone", default="UTC", metavar="ZONE",
+                      help="IANA time zone (default: UTC; e.g. Europe/Helsinki)")
     return parser
 
 
@@ -161,6 +174,16 @@ def _check(args, config: Config, out: Console, err: Console) -> int:
         return EXIT_CONTENT
     out.print(f"ok: {len(content.news)} news items and {len(content.profiles)} profiles are valid",
               markup=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def _init(args, out: Console) -> int:
+    languages = tuple(lang.strip() for lang in args.languages.split(",") if lang.strip())
+    written = init_site(args.folder, args.title, args.base_url, languages, args.timezone,
+                        datetime.now(UTC))
+    out.print(printable(f"wrote {len(written)} files into {args.folder}: " +
+                        ", ".join(p.relative_to(args.folder).as_posix() for p in written)), markup=False)
+    out.print(printable(f"next: cd {args.folder} && newsroom build"), markup=False)
     return EXIT_OK
 
 
