@@ -201,3 +201,34 @@ def test_the_journal_lives_where_newsroom_db_url_says(partner_site, monkeypatch,
     monkeypatch.setenv("NEWSROOM_DB_URL", "postgresql://db/newsroom")
     with pytest.raises(ConfigError, match="NEWSROOM_DB_URL"):
         build_site(partner_site.config, NOW)
+
+
+def test_a_partner_item_is_the_feeds_json_item_plus_its_extension(tmp_path):
+    """One item writer: a public item in a partner file is the JSON Feed item of the public
+    feeds, with the partner's link and the _newsroom extension added."""
+    import json as json_module
+    import shutil
+
+    from pipeline.cli import main as cli
+
+    from .conftest import ROOT
+
+    shutil.copy(ROOT / "newsroom.toml", tmp_path / "newsroom.toml")
+    shutil.copytree(ROOT / "content", tmp_path / "content")
+    assert cli(["build", "--now", "2026-12-01T12:00", "--config", str(tmp_path / "newsroom.toml")]) == 0
+    output = tmp_path / "output"
+    feed = {i["id"]: i for i in json_module.loads((output / "feeds" / "all.json").read_text())["items"]}
+    compared = 0
+    for path in (output / "syndication" / "partners").glob("*.json"):
+        for item in json_module.loads(path.read_text())["items"]:
+            public = dict(feed.get(item["id"]) or {})
+            if not public:
+                continue   # partner-only, or older than the public feed's window
+            extension = item.pop("_newsroom")
+            assert extension["language"] == item["language"]
+            url = item.pop("url")
+            assert url.split("?")[0] == public.pop("url")
+            item.pop("date_modified"), public.pop("date_modified")   # feeds make ties distinct
+            assert item == public
+            compared += 1
+    assert compared > 5

@@ -8,7 +8,7 @@ from typing import Any
 from . import pretty_json
 from .feed_model import Entry, FeedDoc, iso_date
 
-__all__ = ["JsonWriter"]
+__all__ = ["JsonWriter", "json_item"]
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -50,18 +50,19 @@ class JsonWriter:
         feed["language"] = doc.lang
         if doc.hubs:
             feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in doc.hubs]
-        feed["items"] = [_item(entry) for entry in doc.entries] if items else []
+        feed["items"] = [json_item(entry) for entry in doc.entries] if items else []
         return feed
 
     def _item_text(self, entry: Entry) -> str:
         """The item's JSON at the depth of the ``items`` list (strings hold no newlines)."""
         text = self._items.get(entry.id)
         if text is None:
-            text = self._items[entry.id] = "    " + pretty_json(_item(entry), "    ")
+            text = self._items[entry.id] = "    " + pretty_json(json_item(entry), "    ")
         return text
 
 
-def _item(entry: Entry) -> dict[str, Any]:
+def json_item(entry: Entry) -> dict[str, Any]:
+    """One JSON Feed item: the one writer of items, for feeds and partner files alike."""
     item: dict[str, Any] = {"id": entry.id, "url": entry.url}
     via = next((link.href for link in entry.links if link.rel == "via"), None)
     if via:

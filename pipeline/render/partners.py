@@ -17,6 +17,8 @@ from ..config import Partner
 from ..model import NewsItem
 from ..urls import organization_path, url_of
 from . import Listing, Output, Sink, dump_json, emit
+from .feed_json import json_item
+from .feed_model import entry_for
 
 __all__ = ["partner_items", "partner_path", "render"]
 
@@ -103,24 +105,14 @@ def _translation_index(pool: tuple[NewsItem, ...]) -> dict[str, list[NewsItem]]:
 
 def _item(catalog: Catalog, partner: Partner, item: NewsItem,
           translations: dict[str, list[NewsItem]]) -> dict:
-    entry: dict = {"id": item.id}
-    if not item.is_partner_only:          # partner-only items have no public page to link to
+    """The JSON Feed item that feeds carry (one writer: the two cannot drift), with the
+    partner's UTM link, no link for a partner-only item (it has no public page), and the
+    ``_newsroom`` extension."""
+    entry = json_item(entry_for(catalog, item, item.modified))
+    if item.is_partner_only:
+        del entry["url"]
+    else:
         entry["url"] = _with_utm(item.url, partner)
-    if item.canonical_url:
-        entry["external_url"] = item.canonical_url
-    entry |= {
-        "title": item.title,
-        "content_html": catalog.body(item),
-        "summary": item.summary,
-        "date_published": _iso(item.date),
-        "date_modified": _iso(item.modified),
-        "language": item.lang,
-        "tags": [catalog.site.text(catalog.topics[t].title, item.lang) for t in item.topics],
-    }
-    if item.authors:
-        entry["authors"] = [{"name": name} for name in item.authors]
-    if item.image:
-        entry["image"] = item.image.url
     entry["_newsroom"] = _extension(catalog, partner, item, translations)
     return entry
 
