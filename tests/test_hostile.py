@@ -363,7 +363,9 @@ def test_an_alias_bomb_in_a_profile_kind_is_refused_quickly(site):
 def test_deeply_nested_front_matter_is_refused_not_a_crash(site, capsys, monkeypatch):
     monkeypatch.chdir(site.root)
     site.write_news("deep", FRONT + "authors: " + "[" * 100_000 + "]" * 100_000 + "\n")
-    refused(site, capsys, "content/news/deep.md:5: yaml: nested more than 20 levels deep")
+    err = refused(site, capsys, "content/news/deep.md:5: yaml: ")
+    # ours, or (PyYAML 6.0.4 and later) libyaml's own bound, met first while scanning
+    assert "nested more than 20 levels deep" in err or "exceeded maximum nesting depth" in err
 
 
 def test_a_long_value_is_quoted_as_a_short_excerpt(site, capsys, monkeypatch):
