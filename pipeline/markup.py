@@ -13,7 +13,7 @@ from cmarkgfm import _cmark
 from cmarkgfm.cmark import Options
 
 __all__ = ["MAX_NESTING", "TooDeep", "clean_text", "derive_summary", "is_local_image", "local_images",
-           "render_markdown", "sanitize_html", "with_local_images"]
+           "render_markdown", "replace_in_tags", "sanitize_html", "with_local_images"]
 
 # Characters XML 1.0 forbids. Authors paste them from word processors; we drop them silently.
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -213,8 +213,26 @@ def is_local_image(src: str) -> bool:
     return bool(src) and not _SCHEME.match(src) and not src.startswith(("/", "#", "?"))
 
 
-_IMG_TAG = re.compile(r'<img\b(?:[^>"]|"[^"]*")*>')   # sanitized HTML: values double-quoted
+# A tag of sanitized HTML: every attribute value double-quoted, and text never holds a raw
+# "<", so these find exactly the tags (never text that looks like one).
+_TAG = re.compile(r'<[a-zA-Z](?:[^>"]|"[^"]*")*>')
+_IMG_TAG = re.compile(r'<img\b(?:[^>"]|"[^"]*")*>')
 _ATTRIBUTE = re.compile(r'\s([a-z-]+)="([^"]*)"')
+
+
+def replace_in_tags(body: str, replacements: dict[str, str], images_only: bool = False) -> str:
+    """Sanitized HTML with each key of ``replacements`` (an attribute's start, such as
+    `` src="media/x.png"``) replaced inside tags only (of ``<img>`` only, if asked)."""
+    if not replacements:
+        return body
+
+    def fix(tag: re.Match[str]) -> str:
+        text = tag.group()
+        for old, new in replacements.items():
+            text = text.replace(old, new)
+        return text
+
+    return (_IMG_TAG if images_only else _TAG).sub(fix, body)
 
 
 def local_images(body: str) -> list[tuple[str, str]]:
@@ -233,16 +251,8 @@ def local_images(body: str) -> list[tuple[str, str]]:
 def with_local_images(body: str, urls: dict[str, str]) -> str:
     """``body`` with the ``src`` of its local images replaced by ``urls[src]`` (their
     published URLs): in ``<img>`` tags only, never in text that looks like one."""
-    if not urls:
-        return body
-
-    def fix(tag: re.Match[str]) -> str:
-        text = tag.group()
-        for src, url in urls.items():
-            text = text.replace(f' src="{html.escape(src)}"', f' src="{html.escape(url)}"')
-        return text
-
-    return _IMG_TAG.sub(fix, body)
+    return replace_in_tags(body, {f' src="{html.escape(src)}"': f' src="{html.escape(url)}"'
+                                  for src, url in urls.items()}, images_only=True)
 
 
 def derive_summary(text: str, limit: int = 300) -> str:

@@ -20,6 +20,8 @@ from pathlib import Path, PurePosixPath
 
 from lxml import etree
 
+from .model import excerpt
+
 __all__ = ["IMAGE_TYPES", "MediaError", "Medium", "Unreadable", "load_medium", "read_bounded", "read_medium",
            "too_large"]
 
@@ -253,13 +255,13 @@ def _unsafe(node) -> str | None:
     if qname.namespace != _SVG:
         if qname.namespace in _METADATA_NAMESPACES:
             return None
-        return f"an element <{_short(qname.localname)}> that is not SVG"
+        return f"an element <{excerpt(qname.localname, 30, quote=False)}> that is not SVG"
     if qname.localname in _ACTIVE_ELEMENTS:
         return f"a <{qname.localname}> element"
     if qname.localname in _ANIMATIONS:
         target = _INVISIBLE.sub("", node.get("attributeName", "")).lower()
         if target.endswith("href") or target.startswith("on") or target in ("style", "base"):
-            return f"<{qname.localname}> that changes {_short(target)}"
+            return f"<{qname.localname}> that changes {excerpt(target, 30, quote=False)}"
     if qname.localname == "style":
         if len(node):
             return "a <style> element with child nodes"
@@ -269,18 +271,18 @@ def _unsafe(node) -> str | None:
 
 def _unsafe_attribute(element: str, name: etree.QName, value: str) -> str | None:
     local = name.localname
-    where = f"{_short(local)}= on <{_short(element)}>"
+    where = f"{excerpt(local, 30, quote=False)}= on <{excerpt(element, 30, quote=False)}>"
     if local.lower().startswith("on"):
         return f"an event handler {where}"
     if name.namespace == _XML and local == "base":
-        return f"xml:base on <{_short(element)}>"
+        return f"xml:base on <{excerpt(element, 30, quote=False)}>"
     if _SCRIPT_URL.search(_INVISIBLE.sub("", value)):
         return f"a script URL in {where}"
     if local == "href" and name.namespace in (None, _XLINK):
         target = value.strip()
         if target.startswith("#") or (element == "image" and _LOCAL_DATA_IMAGE.match(target)):
             return None
-        return f"a reference to {_excerpt(target)} in {where}"
+        return f"a reference to {excerpt(target)} in {where}"
     if local == "style" or "(" in value:   # presentation attributes are CSS too: fill="url(…)"
         return _unsafe_css(value)
     return None
@@ -296,14 +298,5 @@ def _unsafe_css(css: str) -> str | None:
     for match in _URL_FUNCTION.finditer(css):
         target = match.group(2).strip()
         if not target.startswith("#") and not _LOCAL_DATA_IMAGE.match(target):
-            return f"a reference to {_excerpt(target)} in url()"
+            return f"a reference to {excerpt(target)} in url()"
     return None
-
-
-def _short(name: str, limit: int = 30) -> str:
-    """A name from the file, cut short (messages escape what could forge a line)."""
-    return name if len(name) <= limit else name[:limit] + "…"
-
-
-def _excerpt(text: str, limit: int = 60) -> str:
-    return repr(text if len(text) <= limit else text[:limit] + "…")

@@ -1,10 +1,15 @@
-"""Where things live in the output tree. One place, so pages, feeds and partner files agree."""
+"""Where things live in the output tree. One place, so pages, feeds and partner files agree.
+
+Inside HTML pages, links to the site are relative (``../../news/x/``), so the tree works
+opened from disk, on any host and under any sub-path; canonical and hreflang links in the
+head, feeds, partner files and email keep absolute URLs, as their standards want."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
 from .config import Site
+from .markup import replace_in_tags
 
 __all__ = [
     "FEED_FORMATS",
@@ -16,6 +21,8 @@ __all__ = [
     "index_path",
     "news_path",
     "organization_path",
+    "relative_html",
+    "relative_url",
     "url_of",
 ]
 
@@ -26,6 +33,22 @@ FEED_FORMATS = {
 }
 FORMAT_LABELS = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
 OPML_PATH = "feeds.opml"
+
+
+def relative_url(url: str, base_url: str, up: str) -> str:
+    """``url`` as seen from a page ``up`` (``"../../"``) below the root: relative if it is
+    under ``base_url``, else as it is."""
+    if not url.startswith(base_url):
+        return url
+    return (up + url[len(base_url):]) or "./"
+
+
+def relative_html(body: str, base_url: str, up: str) -> str:
+    """Sanitized HTML with its ``href``/``src`` attributes under ``base_url`` relative."""
+    if base_url not in body:
+        return body   # the usual case: bodies link elsewhere
+    return replace_in_tags(body, {f' href="{base_url}': f' href="{up or "./"}',
+                                  f' src="{base_url}': f' src="{up or "./"}'})
 
 
 def url_of(site: Site, path: str) -> str:

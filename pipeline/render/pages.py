@@ -7,7 +7,6 @@ Dates are written in the page's language with Babel ("30. marraskuuta 2026").
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -66,41 +65,6 @@ def render(catalog: Catalog, templates: Path | None, sink: Sink | None = None,
     return sink
 
 
-class RelativeLinks:
-    """Links from the page at output path ``page`` to the rest of the site, relative
-    (``../../news/x/``), so the tree works opened from disk, on any host and under any
-    sub-path. Only URLs under ``base_url`` change; canonical and hreflang links in the
-    head, feeds, partner files and email keep absolute URLs, as their standards want."""
-
-    # A tag of sanitized HTML: every attribute value double-quoted, and text never holds
-    # a raw "<", so this finds exactly the tags (and never text that looks like one).
-    _TAG = re.compile(r'<[a-zA-Z][^>"]*(?:"[^"]*"[^>"]*)*>')
-
-    def __init__(self, base_url: str, page: str):
-        self.base_url = base_url
-        self.up = "../" * page.count("/")
-
-    def url(self, url: str) -> str:
-        if not url.startswith(self.base_url):
-            return url
-        return (self.up + url[len(self.base_url):]) or "./"
-
-    def html(self, body: str) -> str:
-        """Sanitized HTML with the ``href``/``src`` attributes under ``base_url`` relative."""
-        if self.base_url not in body:
-            return body   # the usual case: bodies link elsewhere
-        absolute = (f' href="{self.base_url}', f' src="{self.base_url}')
-        relative = (f' href="{self.up or "./"}', f' src="{self.up or "./"}')
-
-        def fix(tag: re.Match[str]) -> str:
-            text = tag.group()
-            for old, new in zip(absolute, relative, strict=True):
-                text = text.replace(old, new)
-            return text
-
-        return self._TAG.sub(fix, body)
-
-
 class _Pages:
     """Renders the pages of one language."""
 
@@ -151,8 +115,8 @@ class _Pages:
         context.setdefault("canonical", url_of(self.site, path))
         context.setdefault("alternates", [])
         context.setdefault("head_feeds", [FeedRef("index", self.lang, None)])
-        links = RelativeLinks(self.site.base_url, path)
-        html = self.templates.render(template, rel=links.url, relative_html=links.html,
+        # "up" (../../) is what the templates' relative and relative_html filters link with
+        html = self.templates.render(template, up="../" * path.count("/"),
             lang=self.lang, t=self.t, site=self.site, site_title=self.site.text(self.site.title, self.lang),
             home=url_of(self.site, index_path(self.site, self.lang)),
             date=self._date, name=self._name, topic_title=self._topic_title,
