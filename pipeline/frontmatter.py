@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,11 +73,15 @@ def split_document(raw: bytes) -> Document:
 # gigabytes (a "billion laughs"), and deep nesting overflows the C stack of PyYAML's
 # composer (a crash, not an exception): both are refused before a node is composed.
 MAX_DEPTH = 20
-_SCAN_FROM = 1000   # characters; shorter text without '*' can neither alias nor nest deeply
+_SCAN_FROM = 1000   # characters; shorter text cannot nest deep enough to matter
+# Where an alias can stand: at the start of a node, after a line's indentation or an
+# indicator (": ", "- ", "? ", "[", "{", ","). A "*" inside text (*emphasis* in a summary)
+# is not one, and need not cost an event scan.
+_ALIAS_LIKE = re.compile(r"(?:^|[:\-?\[{,])[ \t]*\*", re.M)
 
 
 def _refuse_aliases_and_depth(source: str, first_line: int) -> None:
-    if "*" not in source and len(source) < _SCAN_FROM:
+    if len(source) < _SCAN_FROM and ("*" not in source or not _ALIAS_LIKE.search(source)):
         return   # the usual case: no event scan (it would cost as much again as composing)
     depth = 0
     for event in yaml.parse(source, Loader=_BaseLoader):

@@ -21,8 +21,8 @@ __all__ = ["PROFILE_KINDS", "parse_datetime", "parse_news", "parse_profile", "re
 
 PROFILE_KINDS = ("university", "hospital", "research-centre", "company", "public-sector", "network")
 # All fullmatched: "$" would also match before a final newline ("x.md\n" as a file name).
-MAX_SLUG = 100
-MAX_BODY_IMAGES = 1000   # slugs name folders and files; file systems allow 255 bytes in a name
+MAX_SLUG = 100   # slugs name folders and files; file systems allow 255 bytes in a name
+MAX_BODY_IMAGES = 1000
 SLUG_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 _URI_RE = re.compile(r"(?!(?:javascript|vbscript|data|file):)[a-zA-Z][a-zA-Z0-9+.-]*:\S+", re.I)
 _HTTP_RE = re.compile(r"https?://[^/\s]+\S*")
@@ -54,16 +54,14 @@ class _Fields:
 
     def markdown(self, source: str, site: Site, name: str = "body") -> tuple[str, str]:
         """Rendered and sanitized; a body too deeply nested is a problem (and empty). Its
-        local images are noted (see :meth:`body_images`)."""
+        local images are noted in ``self.images``."""
         try:
             rendered = render_markdown(source, site.base_url)
             self._images(rendered[0], source, name)
             return rendered
         except TooDeep as exc:
             line = self.doc.body_line if name == "body" else self.line(name.split(".")[0])
-            problem = Problem(self.path, line, name, str(exc))
-            if problem not in self.problems:   # one body shared by every language
-                self.problems.append(problem)
+            self.problems.append(Problem(self.path, line, name, str(exc)))
             return "", ""
 
     def _images(self, body: str, source: str, name: str) -> None:
@@ -297,7 +295,13 @@ def parse_profile(path: str, raw: bytes, site: Site) -> tuple[Profile | None, li
     _check_slug(f, slug, "slug" if "slug" in doc.meta else "slug (from the file name)")
     name = f.localized("name", site, required=True)
     descriptions, where = _profile_descriptions(f, doc, site)
-    rendered = {lang: f.markdown(md, site, where(lang)) for lang, md in descriptions.items()}
+    rendered: dict[str, tuple[str, str]] = {}
+    by_source: dict[tuple[str, str], tuple[str, str]] = {}   # a body shared by every language: once
+    for lang, md in descriptions.items():
+        key = (md, where(lang))
+        if key not in by_source:
+            by_source[key] = f.markdown(md, site, key[1])
+        rendered[lang] = by_source[key]
     summary = f.localized("summary", site) or {
         lang: derive_summary(first) for lang, (_, first) in rendered.items() if first
     }
