@@ -35,7 +35,12 @@ def newest_first(items: Iterable[NewsItem]) -> list[NewsItem]:
     """Date descending, then id ascending: a total, stable order. Instants are compared
     (timestamps): two datetimes of one zone compare by wall time, which is wrong in the
     hour a DST change repeats."""
-    return sorted(sorted(items, key=lambda i: i.id), key=lambda i: i.date.timestamp(), reverse=True)
+    return [item for _, item in _newest_first((i.date.timestamp(), i) for i in items)]
+
+
+def _newest_first(stamped: Iterable[tuple[float, NewsItem]]) -> list[tuple[float, NewsItem]]:
+    """``(timestamp, item)`` pairs in :func:`newest_first` order."""
+    return sorted(sorted(stamped, key=lambda pair: pair[1].id), key=lambda pair: pair[0], reverse=True)
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,9 @@ def build_catalog(news: Iterable[NewsItem], profiles: dict[str, Profile], site: 
                   read_body: Callable[[NewsItem], str] | None = None) -> Catalog:
     now = now.astimezone(site.timezone)
     now_ts = now.timestamp()
-    visible = newest_first(i for i in news if i.status != "draft" and i.date.timestamp() <= now_ts)
+    # each item's instant once: for the embargo and for the order
+    stamped = ((i.date.timestamp(), i) for i in news if i.status != "draft")
+    visible = [item for _, item in _newest_first(pair for pair in stamped if pair[0] <= now_ts)]
     public = tuple(i for i in visible if not i.is_partner_only)
     return Catalog(
         now=now,

@@ -71,7 +71,9 @@ def partner_items(catalog: Catalog, partner: Partner) -> list[NewsItem]:
         if (not partner.topics or set(item.topics) & set(partner.topics))
         and (not partner.languages or item.lang in partner.languages)
     ]
-    return newest_first(chosen)[: partner.max_items]
+    if partner.include_partner_only and catalog.partner_only:
+        chosen = newest_first(chosen)   # two ordered lists, mixed
+    return chosen[: partner.max_items]   # else catalog.items' own order: newest first
 
 
 def _feed(catalog: Catalog, partner: Partner, items: list[NewsItem]) -> dict:
