@@ -33,6 +33,7 @@ def browser():
                  "--no-first-run", "--allow-file-access-from-files", "--window-size=1280,2000"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_script_timeout(30)
     yield driver
     driver.quit()
 
@@ -46,9 +47,17 @@ def shipped_site(tmp_path_factory) -> Path:
     return root / "output"
 
 
+# Lazy images load only near the viewport, and after the page's load event: bring each into
+# view and wait for it to decode (or fail) before judging it.
 IMAGES_LOADED = """
-return Array.from(document.images).map(
-    img => [img.getAttribute('src'), img.complete && img.naturalWidth > 0]);
+const done = arguments[arguments.length - 1];
+const images = Array.from(document.images);
+Promise.all(images.map(img => {
+    img.loading = 'eager';
+    img.scrollIntoView();
+    return img.decode().then(() => true, () => false);
+})).then(results => done(images.map((img, i) =>
+    [img.getAttribute('src'), results[i] && img.naturalWidth > 0])));
 """
 # the links of the page to our own site, as written and as the browser resolves them
 OWN_LINKS = """
@@ -62,7 +71,7 @@ return Array.from(document.querySelectorAll('a[href]'))
 @pytest.mark.parametrize("page", ["index.html", "fi/index.html", "organizations/uef/index.html"])
 def test_pages_opened_from_disk_show_their_images(browser, shipped_site, page, tmp_path):
     browser.get((shipped_site / page).as_uri())
-    images = browser.execute_script(IMAGES_LOADED)
+    images = browser.execute_async_script(IMAGES_LOADED)
     assert images, f"{page} has no images to check"
     assert [src for src, loaded in images if not loaded] == []
     shot = tmp_path / "page.png"
@@ -77,5 +86,5 @@ def test_pages_opened_from_disk_show_their_images(browser, shipped_site, page, t
 def test_an_item_page_from_disk_shows_its_picture(browser, shipped_site):
     [page] = [p for p in (shipped_site / "news").glob("*/index.html") if b"<figure>" in p.read_bytes()][:1]
     browser.get(page.as_uri())
-    images = browser.execute_script(IMAGES_LOADED)
+    images = browser.execute_async_script(IMAGES_LOADED)
     assert images and all(loaded for _, loaded in images), images
