@@ -21,13 +21,14 @@ from pathlib import Path
 
 from . import __version__
 from .catalog import Catalog, build_catalog, digest
-from .config import Config, ConfigError, secret
+from .config import Config
 from .content import Content, collector_paused, load_content
 from .journal import ChangeLog, Journal
 from .media import read_medium
 from .model import Problem
 from .publish import Publisher, PublishError, PublishResult, check_output_dir, output_lock
 from .render import Output, Share, Sink, emit, feeds, pages, partners, schemas, syndication
+from .statedb import database_path
 from .templating import template_files
 
 __all__ = ["BuildReport", "ContentErrors", "build_site", "catalog_for", "check_content", "render_all"]
@@ -52,17 +53,6 @@ class BuildReport:
     published: PublishResult
     seconds: float
     skipped: tuple[str, ...] = field(default_factory=tuple)
-
-
-def database_path(config: Config) -> Path:
-    """``NEWSROOM_DB_URL`` (``sqlite:///relative.db`` or ``sqlite:////absolute.db``), else
-    ``state/newsroom.db``. Relative paths resolve against the site folder."""
-    url = secret("NEWSROOM_DB_URL")
-    if url is None:
-        return config.paths.state / "newsroom.db"
-    if not url.startswith("sqlite:///"):
-        raise ConfigError(f"NEWSROOM_DB_URL: only sqlite:/// URLs are supported, not {url!r}")
-    return config.path.parent / url.removeprefix("sqlite:///")
 
 
 @contextmanager

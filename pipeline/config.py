@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .schedule import Schedule, ScheduleError
+
 __all__ = [
     "Config",
     "ConfigError",
@@ -91,8 +93,15 @@ class Newsletter:
     id: str
     title: str
     lang: str
-    schedule: str
+    schedule: str              # the cron line, as written
     topics: tuple[str, ...] = ()
+    timing: Schedule | None = field(default=None, compare=False)   # the line read, in the site's zone
+
+    @property
+    def when(self) -> Schedule:
+        if self.timing is None:
+            raise ValueError(f"newsletter {self.id!r} has no time zone to read its schedule in")
+        return self.timing
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,8 @@ class Delivery:
     method: str = "outbox"
     sender: str = "Newsroom <news@example.org>"
     rate_per_second: float = 20.0
+    connections: int = 4
+    service_url: str | None = None   # where `newsroom serve` answers; None: the site's base_url
 
 
 @dataclass(frozen=True)
@@ -130,6 +141,18 @@ class Config:
     sources: tuple[Source, ...] = ()
     delivery: Delivery = field(default_factory=Delivery)
     limits: Limits = field(default_factory=Limits)
+
+    @property
+    def service_url(self) -> str:
+        """Where ``newsroom serve`` answers (unsubscribe, preferences, subscribe)."""
+        return self.delivery.service_url or self.site.base_url
+
+    def newsletter(self, newsletter_id: str) -> Newsletter:
+        for newsletter in self.newsletters:
+            if newsletter.id == newsletter_id:
+                return newsletter
+        known = ", ".join(n.id for n in self.newsletters) or "none"
+        raise ConfigError(f"no newsletter {newsletter_id!r} in {self.path.name} (known: {known})")
 
 
 def secret(name: str) -> str | None:
@@ -288,12 +311,21 @@ def _newsletter(t: Any, where: str, site: Site, topics: dict[str, Topic]) -> New
     lang = _str(t.get("lang", site.default_language), f"{where}.lang")
     if lang not in site.languages:
         raise ConfigError(f"{where}.lang: {lang!r} is not in site.languages")
+    title = _str(_required(t, "title", f"{where}."), f"{where}.title")
+    if not title.strip() or any(ch in title for ch in "\r\n\x00"):
+        raise ConfigError(f"{where}.title: one line of text")   # it becomes a Subject header
+    cron = _str(_required(t, "schedule", f"{where}."), f"{where}.schedule")
+    try:
+        timing = Schedule.parse(cron, site.timezone)
+    except ScheduleError as exc:
+        raise ConfigError(f"{where}.schedule: {exc}") from None
     return Newsletter(
         id=_ident(_required(t, "id", f"{where}."), f"{where}.id"),
-        title=_str(_required(t, "title", f"{where}."), f"{where}.title"),
+        title=title,
         lang=lang,
         topics=_topic_keys(t.get("topics", []), f"{where}.topics", topics),
-        schedule=_str(_required(t, "schedule", f"{where}."), f"{where}.schedule"),
+        schedule=cron,
+        timing=timing,
     )
 
 
@@ -313,15 +345,39 @@ def _source(t: Any, where: str, topics: dict[str, Topic]) -> Source:
 
 
 def _delivery(t: dict[str, Any]) -> Delivery:
-    _no_unknown(t, {"method", "from", "rate_per_second"}, "delivery.")
+    _no_unknown(t, {"method", "from", "rate_per_second", "connections", "service_url"}, "delivery.")
     method = _str(t.get("method", "outbox"), "delivery.method")
     if method not in ("outbox", "smtp"):
         raise ConfigError("delivery.method: expected 'outbox' or 'smtp'")
     rate = t.get("rate_per_second", 20)
     if isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0:
         raise ConfigError("delivery.rate_per_second: expected a positive number")
-    return Delivery(method=method, sender=_str(t.get("from", Delivery.sender), "delivery.from"),
-                    rate_per_second=float(rate))
+    connections = _int(t.get("connections", Delivery.connections), "delivery.connections")
+    if not 1 <= connections <= 64:
+        raise ConfigError("delivery.connections: expected 1 to 64")
+    service_url = _opt_str(t.get("service_url"), "delivery.service_url")
+    if service_url is not None:
+        if not re.fullmatch(r"https?://[^/\s?#]+(?:/[^\s?#]*)?", service_url):
+            raise ConfigError("delivery.service_url: expected an absolute http(s) URL without query")
+        service_url = service_url.rstrip("/") + "/"
+    return Delivery(method=method, sender=_sender(t.get("from", Delivery.sender)),
+                    rate_per_second=float(rate), connections=connections, service_url=service_url)
+
+
+def _sender(value: Any) -> str:
+    """``Name <address>``: it becomes the From header, so one line with one address."""
+    from email.headerregistry import Address
+    from email.utils import parseaddr
+
+    text = _str(value, "delivery.from")
+    name, address = parseaddr(text)
+    if any(ch in text for ch in "\r\n\x00") or "@" not in address:
+        raise ConfigError(f"delivery.from: expected 'Name <address@example.org>', not {text[:80]!r}")
+    try:
+        Address(display_name=name, addr_spec=address)
+    except (ValueError, IndexError) as exc:
+        raise ConfigError(f"delivery.from: {exc}") from None
+    return text
 
 
 def _limits(t: dict[str, Any]) -> Limits:

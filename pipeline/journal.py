@@ -17,39 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from .config import ConfigError
 from .model import NewsItem
+from .statedb import connect
 
 __all__ = ["Change", "ChangeLog", "Journal"]
 
-SCHEMA_VERSION = 1
 KEEP = timedelta(days=90)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS published (
-    target TEXT NOT NULL,
-    id TEXT NOT NULL,
-    url TEXT NOT NULL,
-    lang TEXT NOT NULL,
-    modified TEXT NOT NULL,
-    PRIMARY KEY (target, id)
-);
-CREATE TABLE IF NOT EXISTS changes (
-    target TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    at TEXT NOT NULL,
-    event TEXT NOT NULL CHECK (event IN ('published', 'updated', 'withdrawn')),
-    id TEXT NOT NULL,
-    url TEXT NOT NULL,
-    lang TEXT NOT NULL,
-    modified TEXT,
-    PRIMARY KEY (target, seq)
-);
-CREATE TABLE IF NOT EXISTS sequence (
-    target TEXT PRIMARY KEY,
-    last_seq INTEGER NOT NULL
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -93,17 +66,7 @@ class Journal:
 
     @classmethod
     def open(cls, path: Path, target: str = "output") -> Journal:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            db.close()
-            raise ConfigError(f"{path} was written by a newer Newsroom (journal v{version}); upgrade")
-        with db:
-            db.executescript(_SCHEMA)
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        return cls(db, target)
+        return cls(connect(path), target)
 
     def close(self) -> None:
         self._db.close()
