@@ -20,15 +20,17 @@ from functools import partial
 from pathlib import Path
 
 from . import __version__
+from .archive import Archive, archive_editions, render_archive_files
 from .catalog import Catalog, build_catalog, digest
 from .config import Config
 from .content import Content, collector_paused, load_content
+from .editions import EditionStore
 from .journal import ChangeLog, Journal
 from .media import read_medium
 from .model import Problem
 from .publish import Publisher, PublishError, PublishResult, check_output_dir, output_lock
 from .render import Output, Share, Sink, emit, feeds, pages, partners, schemas, syndication
-from .statedb import database_path
+from .statedb import connect, database_path
 from .templating import template_files
 
 __all__ = ["BuildReport", "ContentErrors", "build_site", "catalog_for", "check_content", "render_all"]
@@ -56,15 +58,16 @@ class BuildReport:
 
 
 @contextmanager
-def _journal(config: Config, output_dir: Path) -> Iterator[Journal]:
+def _state(config: Config, output_dir: Path) -> Iterator[tuple[Journal, EditionStore]]:
+    """The journal of ``output_dir`` and the newsletter editions, on one connection."""
     # The target is named relative to the site folder, so a copied site keeps its journal.
     root = config.path.parent
     target = output_dir.relative_to(root).as_posix() if output_dir.is_relative_to(root) else str(output_dir)
-    journal = Journal.open(database_path(config), target)
+    db = connect(database_path(config))
     try:
-        yield journal
+        yield Journal(db, target), EditionStore(db)
     finally:
-        journal.close()
+        db.close()
 
 
 def check_content(config: Config, content_dir: Path | None = None) -> Content:
@@ -72,16 +75,21 @@ def check_content(config: Config, content_dir: Path | None = None) -> Content:
 
 
 def render_all(catalog: Catalog, config: Config, content: Content,
-               changes: ChangeLog | None = None, sink: Sink | None = None) -> Sink:
+               changes: ChangeLog | None = None, sink: Sink | None = None,
+               archive: Archive | None = None) -> Sink:
     """Every output file of a build, into ``sink`` (default: in memory)."""
     sink = Output() if sink is None else sink
     pages.render(catalog, config.paths.templates, sink, cache_dir=_template_cache(config))
-    _render_the_rest(catalog, config, content, changes or ChangeLog.of(()), sink)
+    _render_the_rest(catalog, config, content, changes or ChangeLog.of(()), sink,
+                     archive=archive or _NO_ARCHIVE)
     return sink
 
 
+_NO_ARCHIVE = Archive((), ())
+
+
 def _render_split(catalog: Catalog, config: Config, content: Content, changes: ChangeLog,
-                  publisher: Publisher) -> None:
+                  publisher: Publisher, archive: Archive) -> None:
     """:func:`render_all` on both cores: the pages and feed documents of the older half of
     the items in a forked process, the newer half and the site-wide files here, both
     writing into the publisher's spare folder. Worth it when every file is rendered (a
@@ -97,7 +105,7 @@ def _render_split(catalog: Catalog, config: Config, content: Content, changes: C
     child = _Forked(older_half)
     try:
         pages.render(catalog, config.paths.templates, publisher, newer, _template_cache(config))
-        _render_the_rest(catalog, config, content, changes, publisher, newer)
+        _render_the_rest(catalog, config, content, changes, publisher, newer, archive)
         records = child()
     except BaseException:
         child.cancel()   # never leave it writing into the spare once this build gives up
@@ -110,10 +118,11 @@ def _template_cache(config: Config) -> Path:
 
 
 def _render_the_rest(catalog: Catalog, config: Config, content: Content, changes: ChangeLog,
-                     sink: Sink, share: Share | None = None) -> None:
+                     sink: Sink, share: Share | None = None, archive: Archive = _NO_ARCHIVE) -> None:
     """Everything but the pages: feeds (or their ``share``) and the site-wide files."""
     feeds.render(catalog, sink, share)
     syndication.render(catalog, changes, sink)
+    render_archive_files(config, catalog, content, archive, sink, _template_cache(config))
     partners.render(catalog, config.partners, sink)
     schemas.render(config.site).send_to(sink)
     for path in sorted(_visible_media(catalog)):
@@ -269,8 +278,11 @@ def _publish_content(config: Config, content: Content, now: datetime, content_di
     _refuse_overlap(output_dir, config, content_dir)
     check_output_dir(output_dir)
     # One build at a time per output folder: the journal and the tree must move together.
-    with output_lock(output_dir), _journal(config, output_dir) as journal:
+    with output_lock(output_dir), _state(config, output_dir) as (journal, editions):
         pending = journal.pending(catalog.items, now)
+        # the site's own output issues due editions; a preview build elsewhere only shows them
+        archive = archive_editions(config, catalog, editions,
+                                   issue=output_dir == config.paths.output.resolve())
         step("rendering")
         publisher = Publisher(output_dir, config.site.base_url, GENERATOR, config.paths.state,
                               world=catalog.fingerprint)
@@ -278,9 +290,9 @@ def _publish_content(config: Config, content: Content, now: datetime, content_di
             changes = journal.log(now, pending)
             # fork only on Linux: elsewhere forking a process with system libraries loaded is unsafe
             if publisher.fresh and sys.platform == "linux" and len(catalog.items) > SPLIT_ABOVE:
-                _render_split(catalog, config, content, changes, publisher)
+                _render_split(catalog, config, content, changes, publisher, archive)
             else:
-                render_all(catalog, config, content, changes, publisher)
+                render_all(catalog, config, content, changes, publisher, archive)
         except BaseException:
             publisher.abandon()
             raise
@@ -289,6 +301,8 @@ def _publish_content(config: Config, content: Content, now: datetime, content_di
         # the output, which the next build repairs (it renders changes.json from the journal);
         # the other order could publish sequence numbers the journal never recorded.
         journal.commit(pending, catalog.items, now)
+        for edition in archive.to_issue:
+            editions.record(edition, now)
         result = publisher.finish(catalog.updated)
     return BuildReport(content=content, catalog=catalog, published=result,
                        seconds=time.perf_counter() - started, skipped=content.bad_files)

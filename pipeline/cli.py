@@ -106,6 +106,21 @@ def _parser() -> argparse.ArgumentParser:
     _common(check)
     check.set_defaults(handler=_check)
 
+    digest = commands.add_parser("digest", help="newsletter editions: preview and list")
+    actions = digest.add_subparsers(dest="action", required=True, metavar="ACTION")
+    render = actions.add_parser("render", help="write the due edition's HTML, text and a sample .eml; "
+                                               "send nothing")
+    render.add_argument("newsletter", metavar="NEWSLETTER", help="a newsletter id of newsroom.toml")
+    _common(render)
+    render.add_argument("--now", metavar="ISO", help="the edition due at this instant (default: now)")
+    render.add_argument("--to", type=Path, default=Path("digest-preview"), metavar="DIR",
+                        help="where to write the files (default: ./digest-preview)")
+    render.set_defaults(handler=_digest_render)
+    listing = actions.add_parser("list", help="each newsletter's last and next editions")
+    _common(listing)
+    listing.add_argument("--now", metavar="ISO", help="as of this instant (default: now)")
+    listing.set_defaults(handler=_digest_list)
+
     init = commands.add_parser("init", help="write a new site into an empty folder")
     init.add_argument("folder", type=Path, metavar="DIR", help="a missing or empty folder")
     init.add_argument("--title", default="My News", help='the site\'s title (default: "My News")')
@@ -175,6 +190,60 @@ def _check(args, config: Config, out: Console, err: Console) -> int:
     out.print(f"ok: {len(content.news)} news items and {len(content.profiles)} profiles are valid",
               markup=False, soft_wrap=True)
     return EXIT_OK
+
+
+def _digest_render(args, config: Config, out: Console, err: Console) -> int:
+    from .digest import render_preview
+
+    newsletter = config.newsletter(args.newsletter)
+    now = _now(args.now, config)
+    try:
+        preview = render_preview(config, newsletter.id, now, args.to.resolve(), _content_dir(args, config))
+    except ContentErrors as exc:
+        return _content_failed(exc, err)
+    if preview.edition is None:
+        due = newsletter.when.latest_at_or_before(now)
+        when = f"the edition of {due.isoformat()}" if due else "no edition yet (the schedule has not fired)"
+        out.print(f"{newsletter.id}: nothing to send at {now.isoformat()}: {when} holds no items",
+                  markup=False)
+        return EXIT_OK
+    edition = preview.edition
+    state = "issued" if edition.recorded else "not issued yet"
+    cut = f", {preview.cut} left to the web version (size cap)" if preview.cut else ""
+    out.print(printable(f"{edition.id} ({state}): {preview.stories} stories, "
+                        f"{len(edition.of_kind('updated'))} updated, {len(edition.of_kind('withdrawn'))} "
+                        f"withdrawn{cut}"), markup=False)
+    for path in preview.files:
+        out.print(printable(f"wrote {path}"), markup=False)
+    return EXIT_OK
+
+
+def _digest_list(args, config: Config, out: Console, err: Console) -> int:
+    from .digest import newsletter_status
+
+    now = _now(args.now, config)
+    try:
+        rows = newsletter_status(config, now, _content_dir(args, config))
+    except ContentErrors as exc:
+        return _content_failed(exc, err)
+    if not rows:
+        out.print(f"no [[newsletters]] in {config.path.name}", markup=False)
+    for row in rows:
+        n = row.newsletter
+        last = (f"{row.last.label} ({row.last.scheduled:%Y-%m-%d %H:%M}, "
+                f"{len(row.last.of_kind('new'))} stories)" if row.last else "none")
+        due = (f"; due now: {row.due.label} ({len(row.due.of_kind('new'))} stories, not issued yet)"
+               if row.due else "")
+        upcoming = f"{row.next_label} at {row.next_at:%Y-%m-%d %H:%M %Z}" if row.next_at else "never"
+        out.print(printable(f"{n.id} [{n.lang}] {n.title!r} ({n.schedule}): last {last}{due}; "
+                            f"next {upcoming}"), markup=False)
+    return EXIT_OK
+
+
+def _content_failed(exc: ContentErrors, err: Console) -> int:
+    _print_problems(exc.problems, err)
+    err.print(f"newsroom: {len(exc.problems)} problem(s) in content", markup=False, soft_wrap=True)
+    return EXIT_CONTENT
 
 
 def _init(args, out: Console) -> int:

@@ -300,3 +300,55 @@ def _unsafe_css(css: str) -> str | None:
         if not target.startswith("#") and not _LOCAL_DATA_IMAGE.match(target):
             return f"a reference to {excerpt(target)} in url()"
     return None
+
+
+# -- dimensions ---------------------------------------------------------------------------
+
+_SVG_LENGTH = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*(px)?\s*")
+
+
+def dimensions(data: bytes, media_type: str) -> tuple[int, int] | None:
+    """The width and height of a checked image in CSS pixels, when its header says
+    (PNG, GIF, JPEG, SVG); None otherwise. Emails need them: Outlook sizes images by
+    their attributes, and a phone reserves their space before they load."""
+    try:
+        if media_type == "image/png" and data[12:16] == b"IHDR":
+            return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        if media_type == "image/gif":
+            return int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+        if media_type == "image/jpeg":
+            return _jpeg_dimensions(data)
+        if media_type == "image/svg+xml":
+            return _svg_dimensions(data)
+    except (ValueError, IndexError, etree.XMLSyntaxError):
+        return None
+    return None
+
+
+def _jpeg_dimensions(data: bytes) -> tuple[int, int] | None:
+    at = 2
+    while at + 9 < len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:   # markers without a length
+            at += 2
+            continue
+        length = int.from_bytes(data[at + 2:at + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):   # a start of frame
+            height = int.from_bytes(data[at + 5:at + 7], "big")
+            width = int.from_bytes(data[at + 7:at + 9], "big")
+            return (width, height) if width and height else None
+        at += 2 + length
+    return None
+
+
+def _svg_dimensions(data: bytes) -> tuple[int, int] | None:
+    root = etree.fromstring(data, _svg_parser())
+    width, height = (_SVG_LENGTH.fullmatch(root.get(name, "")) for name in ("width", "height"))
+    if width and height:
+        return round(float(width.group(1))), round(float(height.group(1)))
+    box = (root.get("viewBox") or "").replace(",", " ").split()
+    if len(box) == 4 and float(box[2]) > 0 and float(box[3]) > 0:
+        return round(float(box[2])), round(float(box[3]))
+    return None

@@ -136,10 +136,11 @@ def _save_state(path: Path, state: TreeState) -> None:
     payload = {"version": STATE_VERSION, "output_ino": state.output_ino, "spare_ino": state.spare_ino,
                "files": state.files, "stale": state.stale, "world": state.world,
                "output_ctime": state.output_ctime, "boot": state.boot}
-    _atomic_write(path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+    write_atomically(path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` whole: a reader sees the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as fh:

@@ -119,8 +119,10 @@ def _environment(search: tuple[Path, ...], cache_dir: Path | None) -> Environmen
 
 @pass_context
 def _relative(context, url: str) -> str:
-    """``{{ item.url | relative }}``: a URL of the site, relative to the page being rendered."""
-    return relative_url(url, context["site"].base_url, context["up"])
+    """``{{ item.url | relative }}``: a URL of the site, relative to the page being rendered
+    (kept absolute where ``up`` is None: in an email)."""
+    up = context["up"]
+    return url if up is None else relative_url(url, context["site"].base_url, up)
 
 
 @pass_context

@@ -1,0 +1,72 @@
+"""The web archive of newsletter editions that every build publishes under ``digests/``:
+the issued editions of each newsletter, and the one due now, which the build issues
+(records in the state database) once it has published it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .catalog import Catalog
+from .config import Config, Newsletter
+from .content import Content
+from .editions import Edition, EditionStore, due_edition, issued_editions
+from .media import dimensions, read_medium
+from .model import Image
+from .render import Sink
+from .render.digest import DigestRenderer, render_archive
+from .templating import load_templates
+
+__all__ = ["Archive", "archive_editions", "image_dimensions", "render_archive_files"]
+
+
+@dataclass(frozen=True)
+class Archive:
+    """What a build publishes under ``digests/``: per newsletter, its editions newest
+    first; ``to_issue`` are due editions the build records once it has published."""
+
+    editions: tuple[tuple[Newsletter, tuple[Edition, ...]], ...]
+    to_issue: tuple[Edition, ...]
+
+
+def archive_editions(config: Config, catalog: Catalog, store: EditionStore, issue: bool) -> Archive:
+    """The editions of every newsletter at the catalog's instant. With ``issue``, the
+    edition due now (if it holds anything) is added and listed in ``to_issue``."""
+    editions, to_issue = [], []
+    for newsletter in config.newsletters:
+        issued = issued_editions(newsletter, catalog, store)
+        if issue:
+            due = due_edition(newsletter, catalog, store)
+            if due is not None and not due.recorded:
+                issued.insert(0, due)
+                to_issue.append(due)
+        editions.append((newsletter, tuple(issued)))
+    return Archive(tuple(editions), tuple(to_issue))
+
+
+def render_archive_files(config: Config, catalog: Catalog, content: Content, archive: Archive,
+                         sink: Sink, template_cache: Path | None = None) -> None:
+    if not archive.editions:
+        return
+    templates = load_templates(config.paths.templates, template_cache)
+    measure = image_dimensions(content, config)
+    for newsletter, editions in archive.editions:
+        renderer = DigestRenderer(config, catalog, templates, newsletter, measure)
+        render_archive(renderer, list(editions), sink)
+
+
+def image_dimensions(content: Content, config: Config) -> Callable[[Image], tuple[int, int] | None]:
+    """Width and height of local images (read once each); None for remote ones."""
+    known: dict[str, tuple[int, int] | None] = {}
+
+    def measure(image: Image) -> tuple[int, int] | None:
+        path = image.output_path
+        if path is None or path not in content.media:
+            return None
+        if path not in known:
+            medium = content.media[path]
+            known[path] = dimensions(read_medium(medium, config.limits.media_file_bytes), medium.media_type)
+        return known[path]
+
+    return measure

@@ -1,0 +1,126 @@
+"""Newsletter digests: the library functions behind ``newsroom digest``.
+
+- :func:`render_preview` writes an edition's HTML, text and a sample ``.eml`` for an
+  editor, sending and recording nothing;
+- :func:`newsletter_status` is what ``newsroom digest list`` shows;
+- :func:`edition_messages` yields the messages of an edition, one per recipient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from .archive import image_dimensions
+from .build import ContentErrors, catalog_for
+from .catalog import Catalog
+from .config import Config, Newsletter, secret
+from .content import Content, load_content
+from .editions import Edition, EditionStore, due_edition, issued_editions
+from .messages import PREVIEW_TOKEN, MessageFactory, Recipient
+from .publish import write_atomically
+from .render.digest import DigestRenderer
+from .statedb import connect, database_path
+from .templating import load_templates
+
+__all__ = ["NewsletterStatus", "Preview", "edition_messages", "newsletter_status", "render_preview"]
+
+SAMPLE = Recipient(id="preview", email="subscriber@example.org", name="Sample Subscriber")
+
+
+# -- the commands ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preview:
+    edition: Edition | None
+    files: tuple[Path, ...] = ()
+    stories: int = 0
+    cut: int = 0
+
+
+def render_preview(config: Config, newsletter_id: str, now: datetime, to_dir: Path,
+                   content_dir: Path | None = None) -> Preview:
+    """Write the edition due at ``now`` into ``to_dir`` as ``<edition>.html``, ``.txt`` and a
+    sample ``.eml`` (links carry a preview token); nothing is sent or recorded."""
+    newsletter = config.newsletter(newsletter_id)
+    content = _content(config, content_dir)
+    try:
+        catalog = catalog_for(config, content, now)
+        with _store(config) as store:
+            edition = due_edition(newsletter, catalog, store)
+        if edition is None:
+            return Preview(None)
+        renderer = DigestRenderer(config, catalog, load_templates(config.paths.templates), newsletter,
+                                  image_dimensions(content, config))
+        factory = MessageFactory(config, renderer, edition, now, secret=None, preview=True)
+        variant = factory.variant()
+        message = factory.message(SAMPLE)
+        assert variant is not None and message is not None   # an edition holds something
+        stem = to_dir / f"{newsletter.id}-{edition.label}"
+        files = []
+        for suffix, data in ((".html", variant.rendered.html.replace(factory.placeholder, PREVIEW_TOKEN)),
+                             (".txt", variant.rendered.text.replace(factory.placeholder, PREVIEW_TOKEN)),
+                             (".eml", message.as_bytes())):
+            path = stem.with_suffix(suffix)
+            write_atomically(path, data.encode("utf-8") if isinstance(data, str) else data)
+            files.append(path)
+        return Preview(edition, tuple(files), variant.rendered.shown, variant.rendered.cut)
+    finally:
+        content.close()
+
+
+@dataclass(frozen=True)
+class NewsletterStatus:
+    newsletter: Newsletter
+    last: Edition | None            # the newest issued edition
+    due: Edition | None             # the edition due now, if not issued yet
+    next_at: datetime | None
+    next_label: str | None
+
+
+def newsletter_status(config: Config, now: datetime,
+                      content_dir: Path | None = None) -> list[NewsletterStatus]:
+    content = _content(config, content_dir)
+    try:
+        catalog = catalog_for(config, content, now)
+        rows = []
+        with _store(config) as store:
+            for newsletter in config.newsletters:
+                issued = issued_editions(newsletter, catalog, store)
+                due = due_edition(newsletter, catalog, store)
+                next_at = newsletter.when.next_after(now)
+                rows.append(NewsletterStatus(newsletter, issued[0] if issued else None,
+                                             due if due is not None and not due.recorded else None,
+                                             next_at, newsletter.when.label(next_at) if next_at else None))
+        return rows
+    finally:
+        content.close()
+
+
+def edition_messages(config: Config, catalog: Catalog, content: Content, edition: Edition,
+                     recipients: Iterable[Recipient], now: datetime,
+                     ) -> Iterator[tuple[Recipient, object]]:
+    """``(recipient, EmailMessage or None)`` for each recipient, one at a time."""
+    renderer = DigestRenderer(config, catalog, load_templates(config.paths.templates), edition.newsletter,
+                              image_dimensions(content, config))
+    factory = MessageFactory(config, renderer, edition, now, secret=secret("NEWSROOM_SECRET"))
+    yield from factory.messages(recipients)
+
+
+def _content(config: Config, content_dir: Path | None) -> Content:
+    content = load_content(config, content_dir)
+    if content.problems:
+        content.close()
+        raise ContentErrors(content.problems)
+    return content
+
+
+@contextmanager
+def _store(config: Config) -> Iterator[EditionStore]:
+    """The editions of the state database, closed afterwards."""
+    with closing(connect(database_path(config))) as db:
+        yield EditionStore(db)

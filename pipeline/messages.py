@@ -1,0 +1,204 @@
+"""Digest emails: one ``EmailMessage`` per recipient, and the signed tokens in their links.
+
+Every recipient gets ``multipart/alternative`` (plain text, then HTML) with the headers
+Gmail's and Yahoo's bulk-sender rules ask for: ``List-Unsubscribe`` with an https URL
+and a mailto, and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058).
+
+An edition is rendered once per *variant* (the set of topics a subscriber narrowed the
+newsletter to), with a placeholder where the recipient's token goes; each message then
+only swaps in its token and encodes its parts (quoted-printable, by binascii's C code).
+Messages are produced one at a time, so memory stays flat in the number of recipients.
+
+Tokens are ``<payload>.<mac>`` in base64url: the payload names the subscriber and the
+newsletter, the MAC is HMAC-SHA256 under a key derived from ``NEWSROOM_SECRET``. They are
+checked in constant time; a token of the wrong shape, length or signature is just invalid.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage, MIMEPart
+from email.policy import SMTP as _SMTP
+from email.utils import format_datetime, parseaddr
+from urllib.parse import quote, urlsplit
+
+from .config import Config, ConfigError
+from .editions import Edition, Entry
+from .render.digest import DigestRenderer, Links, Rendered
+
+__all__ = ["PREVIEW_TOKEN", "MessageFactory", "Recipient", "make_token", "read_token"]
+
+PREVIEW_TOKEN = "PREVIEW-SAMPLE-TOKEN-NOT-VALID"   # marks a preview: the service refuses it
+MIN_SECRET_LENGTH = 16
+MAX_TOKEN_LENGTH = 512
+_TOKEN_PURPOSE = b"newsroom subscriber token v1"
+# Headers are folded at RFC 5322's hard limit, not at 78: Python folds a long URL (one
+# "word") into encoded words, and List-Unsubscribe must stay a plain <https://...> list.
+SMTP = _SMTP.clone(max_line_length=998)
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,400}\.[A-Za-z0-9_-]{43}")
+_UNSAFE_IN_HEADER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who a message goes to: a subscriber of one newsletter."""
+
+    id: str                          # stable and opaque: it is what tokens name
+    email: str
+    name: str = ""
+    topics: tuple[str, ...] = ()     # narrowed to these; empty: the whole newsletter
+
+
+# -- tokens -------------------------------------------------------------------------------
+
+
+def _key(secret: str) -> bytes:
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError("NEWSROOM_SECRET is too short to sign with "
+                          f"(at least {MIN_SECRET_LENGTH} characters)")
+    return hmac.new(secret.encode("utf-8"), _TOKEN_PURPOSE, hashlib.sha256).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def make_token(secret: str, subscriber_id: str, newsletter_id: str) -> str:
+    """The token of one subscriber of one newsletter, for unsubscribe and preference links."""
+    payload = f"{subscriber_id}\n{newsletter_id}".encode()
+    mac = hmac.new(_key(secret), payload, hashlib.sha256).digest()
+    return f"{_b64(payload)}.{_b64(mac)}"
+
+
+def read_token(secret: str, token: str) -> tuple[str, str] | None:
+    """``(subscriber_id, newsletter_id)`` of a genuine token; None for anything else."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not _TOKEN.fullmatch(token):
+        return None
+    payload_text, mac_text = token.split(".")
+    try:
+        payload = base64.urlsafe_b64decode(payload_text + "=" * (-len(payload_text) % 4))
+        mac = base64.urlsafe_b64decode(mac_text + "=")
+    except (binascii.Error, ValueError):
+        return None
+    if not hmac.compare_digest(mac, hmac.new(_key(secret), payload, hashlib.sha256).digest()):
+        return None
+    subscriber_id, _, newsletter_id = payload.decode("utf-8", "replace").partition("\n")
+    return subscriber_id, newsletter_id
+
+
+# -- messages -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Variant:
+    rendered: Rendered
+    entries: tuple[Entry, ...]
+
+
+class MessageFactory:
+    """The messages of one edition. ``secret`` signs the recipients' tokens; with
+    ``preview`` every link carries :data:`PREVIEW_TOKEN` instead (and no secret is needed)."""
+
+    def __init__(self, config: Config, renderer: DigestRenderer, edition: Edition, now: datetime,
+                 secret: str | None, preview: bool = False):
+        if not preview and not secret:
+            raise ConfigError("NEWSROOM_SECRET is not set: it signs the unsubscribe links of every "
+                              "message; set it in the environment (a preview needs none)")
+        if secret and not preview:
+            _key(secret)   # too short: an error now, not at the first recipient
+        self.config, self.renderer, self.edition = config, renderer, edition
+        self._secret, self._preview = secret, preview
+        self.placeholder = f"nrtoken{secrets.token_hex(12)}"   # content cannot know it
+        self._variants: dict[frozenset[str], _Variant | None] = {}
+        self._domain = urlsplit(config.site.base_url).hostname or "localhost"
+        newsletter = edition.newsletter
+        sender_name, sender_address = parseaddr(config.delivery.sender)
+        self._sender_address = sender_address
+        self._boundary = f"=_newsroom_{hashlib.sha256(edition.id.encode()).hexdigest()[:24]}"
+        # headers every message of the edition shares, parsed once
+        shared = EmailMessage(policy=SMTP)
+        shared["From"] = Address(display_name=_one_line(sender_name), addr_spec=sender_address)
+        shared["Date"] = format_datetime(now)
+        shared["List-Id"] = f"{_one_line(newsletter.title)} <{newsletter.id}.{self._domain}>"
+        shared["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        shared["MIME-Version"] = "1.0"
+        shared["Content-Type"] = f'multipart/alternative; boundary="{self._boundary}"'
+        self._shared = list(shared.items())
+        part = MIMEPart(policy=SMTP)
+        part["Content-Transfer-Encoding"] = "quoted-printable"
+        self._qp = part["Content-Transfer-Encoding"]
+        self._types = {}
+        for subtype in ("plain", "html"):
+            part = MIMEPart(policy=SMTP)
+            part["Content-Type"] = f"text/{subtype}; charset=utf-8"
+            self._types[subtype] = part["Content-Type"]
+
+    def links(self, token: str) -> Links:
+        base = self.config.service_url
+        return Links(unsubscribe=f"{base}unsubscribe?token={token}",
+                     preferences=f"{base}preferences?token={token}")
+
+    def variant(self, topics: Iterable[str] = ()) -> _Variant | None:
+        """The edition rendered for subscribers narrowed to ``topics`` (None: nothing for them)."""
+        key = frozenset(topics)
+        if key not in self._variants:
+            entries = self.edition.for_topics(key)
+            links = self.links(self.placeholder)
+            self._variants[key] = (_Variant(self.renderer.email(self.edition, entries, links), entries)
+                                   if entries else None)
+        return self._variants[key]
+
+    def message(self, recipient: Recipient) -> EmailMessage | None:
+        """``recipient``'s message, or None when none of the edition matches their topics."""
+        variant = self.variant(recipient.topics)
+        if variant is None:
+            return None
+        token = PREVIEW_TOKEN if self._preview else make_token(self._secret or "", recipient.id,
+                                                              self.edition.newsletter.id)
+        links = self.links(token)
+        message = EmailMessage(policy=SMTP)
+        for name, value in self._shared[:1]:
+            message[name] = value
+        message["To"] = Address(display_name=_one_line(recipient.name), addr_spec=recipient.email)
+        message["Subject"] = _one_line(variant.rendered.subject)
+        for name, value in self._shared[1:]:
+            message[name] = value
+        message["Message-ID"] = self._message_id(recipient)
+        message["List-Unsubscribe"] = (f"<{links.unsubscribe}>, <mailto:{self._sender_address}"
+                                       f"?subject={quote('unsubscribe ' + token)}>")
+        message.attach(self._part("plain", variant.rendered.text.replace(self.placeholder, token)))
+        message.attach(self._part("html", variant.rendered.html.replace(self.placeholder, token)))
+        return message
+
+    def messages(self, recipients: Iterable[Recipient]) -> Iterator[tuple[Recipient, EmailMessage | None]]:
+        """Each recipient with their message (None: nothing matched, skip them), one at a time."""
+        for recipient in recipients:
+            yield recipient, self.message(recipient)
+
+    def _message_id(self, recipient: Recipient) -> str:
+        """Unique per edition and recipient, and the same if the message is rendered again
+        (a resend after a crash is recognizably the same message)."""
+        who = hashlib.sha256(f"{self.edition.id}\n{recipient.id}".encode()).hexdigest()[:20]
+        return f"<{self.edition.newsletter.id}.{self.edition.label}.{who}@{self._domain}>"
+
+    def _part(self, subtype: str, body: str) -> MIMEPart:
+        part = MIMEPart(policy=SMTP)
+        part["Content-Type"] = self._types[subtype]
+        part["Content-Transfer-Encoding"] = self._qp
+        encoded = binascii.b2a_qp(body.encode("utf-8"), istext=True)
+        part.set_payload(encoded.decode("ascii"))
+        return part
+
+
+def _one_line(text: str) -> str:
+    """Text for a header: controls and line breaks become spaces (no header injection)."""
+    return " ".join(_UNSAFE_IN_HEADER.sub(" ", text).split())
