@@ -31,17 +31,18 @@ class Archive:
 
 
 def archive_editions(config: Config, catalog: Catalog, store: EditionStore, issue: bool) -> Archive:
-    """The editions of every newsletter at the catalog's instant. With ``issue``, the
-    edition due now (if it holds anything) is added and listed in ``to_issue``."""
+    """The editions of every newsletter at the catalog's instant: the issued ones and the
+    one due now. With ``issue``, a due edition not issued yet is listed in ``to_issue``
+    (the site's own build issues it); without, it is only shown (a preview build)."""
     editions, to_issue = [], []
     for newsletter in config.newsletters:
-        issued = issued_editions(newsletter, catalog, store)
-        if issue:
-            due = due_edition(newsletter, catalog, store)
-            if due is not None and not due.recorded:
-                issued.insert(0, due)
+        shown = issued_editions(newsletter, catalog, store)
+        due = due_edition(newsletter, catalog, store)
+        if due is not None and not due.recorded:
+            shown.insert(0, due)
+            if issue:
                 to_issue.append(due)
-        editions.append((newsletter, tuple(issued)))
+        editions.append((newsletter, tuple(shown)))
     return Archive(tuple(editions), tuple(to_issue))
 
 

@@ -119,7 +119,6 @@ class Schedule:
         trigger = self.trigger
         previous = after.astimezone(self.timezone)
         start = previous + timedelta(microseconds=1)
-        last_wall: datetime | None = None
         limit = after.timestamp() + _LONGEST_GAP.total_seconds()
         while True:
             fire = trigger.get_next_fire_time(None, start)
@@ -130,12 +129,16 @@ class Schedule:
                 continue
             start = _utc_minus(fire, -timedelta(microseconds=1))
             previous = fire
-            wall = fire.replace(tzinfo=None)
-            if wall == last_wall:   # the repeated hour of an autumn DST change: once is enough
-                continue
-            last_wall = wall
+            if _repeated_wall_time(fire, self.timezone):
+                continue   # the second 03:30 of an autumn DST change: once is enough
             limit = fire.timestamp() + _LONGEST_GAP.total_seconds()
             yield fire
+
+
+def _repeated_wall_time(instant: datetime, zone: ZoneInfo) -> bool:
+    """Is ``instant`` the second occurrence of its wall time (the hour a DST change repeats)?"""
+    first = instant.astimezone(zone).replace(tzinfo=None).replace(tzinfo=zone, fold=0)
+    return first.timestamp() < instant.timestamp()
 
 
 def _utc_minus(when: datetime, span: timedelta) -> datetime:

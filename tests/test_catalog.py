@@ -7,10 +7,16 @@ from datetime import datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipeline.archive import archive_editions
 from pipeline.build import render_all
 from pipeline.catalog import build_catalog, newest_first
 from pipeline.content import Content
+from pipeline.editions import EditionStore
+from pipeline.messages import MessageFactory, Recipient
 from pipeline.model import NewsItem
+from pipeline.render.digest import DigestRenderer
+from pipeline.statedb import connect
+from pipeline.templating import load_templates
 
 from .conftest import NOW, SITE_TOML, Site
 
@@ -68,6 +74,14 @@ def test_an_empty_catalog_has_no_updated_instant(site):
     assert catalog.items == () and catalog.updated is None
 
 
+MONTHLY = """
+[[newsletters]]
+id = "monthly"
+title = "Monthly"
+lang = "en"
+schedule = "0 12 28 * *"    # NOW is its instant: the edition covers the month before NOW
+"""
+
 _offsets = st.integers(min_value=-60 * 24 * 30, max_value=60 * 24 * 30).map(lambda m: timedelta(minutes=m))
 _items = st.lists(
     st.tuples(_offsets, st.sampled_from(["published", "draft"]), st.sampled_from(["public", "partners"]),
@@ -79,8 +93,9 @@ _items = st.lists(
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(specs=_items)
 def test_no_hidden_item_ever_reaches_a_public_file(tmp_path_factory, specs):
-    """Whatever mix of drafts, embargoes and partner-only items: no public output names them."""
-    site = Site(tmp_path_factory.mktemp("site"), SITE_TOML)
+    """Whatever mix of drafts, embargoes and partner-only items: no public output names
+    them, digest archive and emails included."""
+    site = Site(tmp_path_factory.mktemp("site"), SITE_TOML + MONTHLY)
     config = site.config
     items, hidden = [], []
     for n, (offset, status, visibility, lang, translated) in enumerate(specs):
@@ -93,10 +108,21 @@ def test_no_hidden_item_ever_reaches_a_public_file(tmp_path_factory, specs):
             hidden.append(item)
     catalog = build_catalog(items, {}, config.site, config.topics, NOW)
     content = Content(news=tuple(items), profiles={})
-    output = render_all(catalog, config, content)
-    public_paths = [p for p in output.files if not p.startswith("syndication/partners/")]
-    for path in public_paths:
-        text = output.files[path].decode("utf-8", "replace")
+    store = EditionStore(connect(site.root / "state.db"))
+    archive = archive_editions(config, catalog, store, issue=False)
+    output = render_all(catalog, config, content, archive=archive)
+    public = {path: data for path, data in output.files.items()
+              if not path.startswith("syndication/partners/")}
+    [(newsletter, editions)] = archive.editions
+    for edition in editions:
+        renderer = DigestRenderer(config, catalog, load_templates(None), newsletter)
+        factory = MessageFactory(config, renderer, edition, NOW, secret=None, preview=True)
+        for n, topics in enumerate([(), ("medtech",), ("neurological",)]):
+            message = factory.message(Recipient(str(n), "a@example.org", topics=topics))
+            if message is not None:
+                public[f"email {edition.id} {topics}"] = message.as_bytes()
+    for path, data in public.items():
+        text = data.decode("utf-8", "replace")
         for item in hidden:
             assert f"Marker{item.slug[4:]}x" not in text, f"{item.slug} leaked into {path}"
             assert f"news/{item.slug}/" not in text, f"{item.slug} linked from {path}"

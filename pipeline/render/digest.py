@@ -106,11 +106,19 @@ class DigestRenderer:
     def web_page(self, edition: Edition) -> bytes:
         """The edition's page in the web archive: everyone's version, links relative."""
         html = self._render("email/digest.html", edition, edition.entries, None, None, web=True)
-        return self._inliner.inline(html).encode("utf-8")
+        return self._inline(html).encode("utf-8")
 
     def _html(self, edition: Edition, entries: tuple[Entry, ...], links: Links, keep: int) -> str:
-        html = self._render("email/digest.html", edition, entries, links, keep, web=False)
-        return self._inliner.inline(html)
+        return self._inline(self._render("email/digest.html", edition, entries, links, keep, web=False))
+
+    def _inline(self, html: str) -> str:
+        """Styles into style attributes. css-inline puts the kept ``<style>`` first in the
+        head; the charset goes back in front of it (it must be in the first 1024 bytes)."""
+        inlined = self._inliner.inline(html)
+        charset = '<meta charset="utf-8">'
+        if charset in inlined:
+            inlined = inlined.replace(charset + "\n", "", 1).replace("<head>", "<head>" + charset, 1)
+        return inlined
 
     def _most_that_fit(self, edition: Edition, entries: tuple[Entry, ...], links: Links, total: int) -> int:
         low, high = 0, total   # low always fits (the newest ``low`` stories)
