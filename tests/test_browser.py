@@ -88,3 +88,64 @@ def test_an_item_page_from_disk_shows_its_picture(browser, shipped_site):
     browser.get(page.as_uri())
     images = browser.execute_async_script(IMAGES_LOADED)
     assert images and all(loaded for _, loaded in images), images
+
+
+# -- the weekly digest email --------------------------------------------------------------------
+
+COLOURS = """
+const rgb = s => s.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number);
+const lum = c => { const [r, g, b] = c.map(v => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+const contrast = (a, b) => { const [x, y] = [lum(rgb(a)), lum(rgb(b))].sort((p, q) => q - p);
+    return (x + 0.05) / (y + 0.05); };
+const box = document.querySelector('table.container');
+const background = getComputedStyle(box).backgroundColor;
+const pairs = Array.from(box.querySelectorAll('h1, h2, h3 a, p, a')).map(
+    e => [e.textContent.trim().slice(0, 40), contrast(getComputedStyle(e).color, background)]);
+return {background: lum(rgb(background)), width: document.documentElement.scrollWidth,
+        viewport: window.innerWidth, worst: pairs.sort((p, q) => p[1] - q[1])[0]};
+"""
+
+
+@pytest.fixture(scope="module")
+def weekly_email(shipped_site, tmp_path_factory) -> Path:
+    """The shipped weekly edition's HTML part, its images loaded from the built site."""
+    import email
+    from email import policy
+
+    root = shipped_site.parent
+    target = tmp_path_factory.mktemp("digest")
+    assert main(["digest", "render", "weekly-en", "--now", "2026-12-01T12:00",
+                 "--config", str(root / "newsroom.toml"), "--to", str(target)]) == 0
+    [eml] = target.glob("*.eml")
+    message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    html = message.get_body(("html",)).get_content()
+    html = html.replace('src="https://news.kuopiohealth.example/', f'src="{shipped_site.as_uri()}/')
+    page = target / "email.html"
+    page.write_text(html, encoding="utf-8")
+    return page
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [600, 375])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_weekly_digest_reads_well_at_phone_and_desktop_width_in_both_schemes(
+        browser, weekly_email, width, scheme, tmp_path):
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": width, "height": 1200, "deviceScaleFactor": 1, "mobile": width < 500})
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia",
+                            {"features": [{"name": "prefers-color-scheme", "value": scheme}]})
+    try:
+        browser.get(weekly_email.as_uri())
+        images = browser.execute_async_script(IMAGES_LOADED)
+        assert [src for src, loaded in images if not loaded] == []
+        seen = browser.execute_script(COLOURS)
+        assert seen["width"] <= seen["viewport"] == width          # no horizontal scrolling
+        assert (seen["background"] < 0.05) == (scheme == "dark")    # dark mode is dark, light is light
+        assert seen["worst"][1] >= 4.5, seen["worst"]               # WCAG AA contrast for every text
+        shot = tmp_path / f"digest-{width}-{scheme}.png"
+        assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 5_000
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
