@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import quopri
 import sqlite3
 from datetime import datetime
 from email import policy
@@ -10,13 +11,23 @@ from email import policy
 import feedparser
 import lxml.html
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.build import catalog_for
 from pipeline.cli import main
 from pipeline.config import ConfigError
 from pipeline.content import load_content
 from pipeline.editions import EditionStore, due_edition
-from pipeline.messages import PREVIEW_TOKEN, MessageFactory, Recipient, make_token, read_token
+from pipeline.messages import (
+    PREVIEW_TOKEN,
+    MessageFactory,
+    Recipient,
+    _qp_join,
+    _qp_segments,
+    make_token,
+    read_token,
+)
 from pipeline.render.digest import MAX_HTML_BYTES, DigestRenderer
 from pipeline.statedb import SCHEMA_VERSION, connect, database_path
 from pipeline.templating import load_templates
@@ -445,3 +456,30 @@ def test_a_state_database_newer_than_the_code_is_a_clear_error(tmp_path):
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(ConfigError, match="newer Newsroom"):
         connect(path)
+
+
+# -- the wire format ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["", "Anna Virtanen", "Päivi Hyvönen-Åström", 'Dr. "Quoted" O\'Brien, Jr.',
+                                  "=?utf-8?q?Admin?=", "x" * 300])
+def test_the_fast_wire_format_is_the_email_packages_byte_for_byte(dsite, name):
+    state = State(dsite, "2026-12-01T12:00")
+    edition = state.edition()
+    factory = state.factory(edition)
+    for topics in ((), ("medtech",)):
+        recipient = Recipient("99", "reader@example.org", name, topics=topics)
+        assert factory.message_bytes(recipient) == factory.message(recipient).as_bytes()
+    assert factory.message_bytes(Recipient("1", "a@example.org", topics=("pharma",))) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(pieces=st.lists(st.text(min_size=0, max_size=300), min_size=1, max_size=5),
+       token=st.from_regex(r"[A-Za-z0-9_-]{1,200}\.[A-Za-z0-9_-]{43}", fullmatch=True))
+def test_a_token_spliced_into_quoted_printable_decodes_exactly(pieces, token):
+    placeholder = "nrtokenPLACEHOLDER"
+    segments = _qp_segments(placeholder.join(pieces), placeholder)
+    encoded = _qp_join(segments, token)
+    assert all(len(line) <= 76 for line in encoded.split("\r\n"))
+    decoded = quopri.decodestring(encoded.replace("\r\n", "\n").encode()).decode("utf-8")
+    assert decoded == token.join(pieces).replace("\r\n", "\n").replace("\r", "\n")
