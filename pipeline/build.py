@@ -26,7 +26,7 @@ from .config import Config
 from .content import Content, collector_paused, load_content
 from .editions import EditionStore
 from .journal import ChangeLog, Journal
-from .media import read_medium
+from .media import EMAIL_IMAGE_WIDTH, can_rasterize, email_rendition_path, rasterize_svg, read_medium
 from .model import Problem
 from .publish import Publisher, PublishError, PublishResult, check_output_dir, output_lock
 from .render import Output, Share, Sink, emit, feeds, pages, partners, schemas, syndication
@@ -125,10 +125,15 @@ def _render_the_rest(catalog: Catalog, config: Config, content: Content, changes
     render_archive_files(config, catalog, content, archive, sink, _template_cache(config))
     partners.render(catalog, config.partners, sink)
     schemas.render(config.site).send_to(sink)
+    limit = config.limits.media_file_bytes
     for path in sorted(_visible_media(catalog)):
         # the name carries a hash of the bytes: the same name is the same file
         medium = content.media[path]
-        emit(sink, path, path, partial(read_medium, medium, config.limits.media_file_bytes))
+        emit(sink, path, path, partial(read_medium, medium, limit))
+    if config.newsletters and can_rasterize():
+        for path in sorted(_email_svgs(catalog)):
+            emit(sink, email_rendition_path(path), f"{path}@{EMAIL_IMAGE_WIDTH}",
+                 partial(rasterize_svg, content.media[path], limit))
 
 
 class _Forked:
@@ -247,6 +252,12 @@ def _visible_media(catalog: Catalog) -> set[str]:
     images = [getattr(r, "image", None) or getattr(r, "logo", None) for r in records]
     paths = {image.output_path for image in images if image and image.output_path}
     return paths | {path for r in records for _, path in r.body_media}
+
+
+def _email_svgs(catalog: Catalog) -> set[str]:
+    """The SVG pictures of public items, which emails show as PNG."""
+    return {item.image.output_path for item in catalog.items
+            if item.image and item.image.output_path and item.image.media_type == "image/svg+xml"}
 
 
 def build_site(config: Config, now: datetime, content_dir: Path | None = None,

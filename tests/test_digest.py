@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.archive import image_dimensions
 from pipeline.build import catalog_for
 from pipeline.cli import main
 from pipeline.config import ConfigError
@@ -106,7 +107,8 @@ class State:
 
     def renderer(self, newsletter: str = "weekly-en") -> DigestRenderer:
         newsletter_ = self.config.newsletter(newsletter)
-        return DigestRenderer(self.config, self.catalog, load_templates(None), newsletter_)
+        return DigestRenderer(self.config, self.catalog, load_templates(None), newsletter_,
+                              image_dimensions(self.content, self.config))
 
     def factory(self, edition, secret: str | None = SECRET, preview: bool = False) -> MessageFactory:
         renderer = self.renderer(edition.newsletter.id)
@@ -483,3 +485,23 @@ def test_a_token_spliced_into_quoted_printable_decodes_exactly(pieces, token):
     assert all(len(line) <= 76 for line in encoded.split("\r\n"))
     decoded = quopri.decodestring(encoded.replace("\r\n", "\n").encode()).decode("utf-8")
     assert decoded == token.join(pieces).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def test_emails_show_svg_pictures_as_png_renditions_the_build_publishes(dsite):
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="630" viewBox="0 0 1200 630">'
+           '<rect width="1200" height="630" fill="#0b5cab"/>'
+           '<circle cx="600" cy="315" r="200" fill="#fff"/></svg>')
+    dsite.write("media/scan.svg", svg)
+    news(dsite, "a", "2026-11-24T09:00", translation_key="a", image="{src: media/scan.svg, alt: A scan}")
+    assert main(["build", "--now", "2026-12-01T12:00", "--config", str(dsite.config_path)]) == 0
+    [png] = (dsite.output / "media/email").glob("*scan.png")
+    data = png.read_bytes()
+    assert data.startswith(b"\x89PNG") and int.from_bytes(data[16:20], "big") == 1120
+    state = State(dsite, "2026-12-01T12:00")
+    edition = state.edition()
+    html = state.factory(edition).message(Recipient("1", "a@example.org")).get_body(("html",)).get_content()
+    [image] = [i for i in lxml.html.fromstring(html).iter("img")]
+    assert image.get("src") == f"https://news.example.org/media/email/{png.name}"
+    assert (image.get("width"), image.get("height"), image.get("alt")) == ("560", "294", "A scan")
+    page = (dsite.output / "digests/weekly-en/2026-W49/index.html").read_text()
+    assert f'src="../../../media/email/{png.name}"' in page

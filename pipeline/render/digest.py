@@ -23,6 +23,7 @@ from babel.dates import format_date, format_time
 from ..catalog import Catalog, key_of
 from ..config import Config, Newsletter
 from ..editions import Edition, Entry
+from ..media import can_rasterize, email_rendition_path
 from ..model import Image, NewsItem
 from ..templating import Templates
 from ..urls import FEED_FORMATS, FORMAT_LABELS, index_path, url_of
@@ -187,7 +188,10 @@ class DigestRenderer:
             return None
         size = self._dimensions(image)
         height = round(IMAGE_WIDTH * size[1] / size[0]) if size and size[0] > 0 else None
-        return {"url": image.url, "alt": image.alt, "width": IMAGE_WIDTH, "height": height}
+        url = image.url
+        if image.media_type == "image/svg+xml" and image.output_path and can_rasterize():
+            url = url_of(self.site, email_rendition_path(image.output_path))   # Gmail shows no SVG
+        return {"url": url, "alt": image.alt, "width": IMAGE_WIDTH, "height": height}
 
     def _date(self, when: datetime) -> str:
         return format_date(when.astimezone(self.site.timezone).date(), "long", locale=self.lang)
