@@ -42,7 +42,7 @@ from pipeline.content import load_content
 from pipeline.editions import EditionStore, due_edition
 from pipeline.messages import MessageFactory, Recipient
 from pipeline.render.digest import DigestRenderer
-from pipeline.statedb import connect
+from pipeline.statedb import open_database
 from pipeline.templating import load_templates
 
 from .corpus import TOPICS, stories, write_newsroom_site
@@ -132,7 +132,7 @@ def prepare(workdir: Path, items: int) -> tuple:
     config = load_config(site / "newsroom.toml")
     content = load_content(config)
     catalog = catalog_for(config, content, NOW)
-    store = EditionStore(connect(workdir / "state.db"))
+    store = EditionStore(open_database(f"sqlite:///{workdir / 'state.db'}"))
     edition = due_edition(config.newsletter("monthly-en"), catalog, store)
     if edition is None:
         raise SystemExit("the corpus has no stories in the benchmark's edition window")

@@ -30,7 +30,7 @@ from .media import EMAIL_IMAGE_WIDTH, can_rasterize, email_rendition_path, raste
 from .model import Problem
 from .publish import Publisher, PublishError, PublishResult, check_output_dir, output_lock
 from .render import Output, Share, Sink, emit, feeds, pages, partners, schemas, syndication
-from .statedb import connect, database_path
+from .statedb import database_url, open_database
 from .templating import template_files
 
 __all__ = ["BuildReport", "ContentErrors", "build_site", "catalog_for", "check_content", "render_all"]
@@ -63,7 +63,7 @@ def _state(config: Config, output_dir: Path) -> Iterator[tuple[Journal, EditionS
     # The target is named relative to the site folder, so a copied site keeps its journal.
     root = config.path.parent
     target = output_dir.relative_to(root).as_posix() if output_dir.is_relative_to(root) else str(output_dir)
-    db = connect(database_path(config))
+    db = open_database(database_url(config))
     try:
         yield Journal(db, target), EditionStore(db)
     finally:

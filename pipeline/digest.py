@@ -23,7 +23,7 @@ from .editions import Edition, EditionStore, due_edition, issued_editions
 from .messages import PREVIEW_TOKEN, MessageFactory, Recipient
 from .publish import write_atomically
 from .render.digest import DigestRenderer
-from .statedb import connect, database_path
+from .statedb import database_url, open_database
 from .templating import load_templates
 
 __all__ = ["NewsletterStatus", "Preview", "edition_messages", "newsletter_status", "render_preview"]
@@ -122,5 +122,5 @@ def _content(config: Config, content_dir: Path | None) -> Content:
 @contextmanager
 def _store(config: Config) -> Iterator[EditionStore]:
     """The editions of the state database, closed afterwards."""
-    with closing(connect(database_path(config))) as db:
+    with closing(open_database(database_url(config))) as db:
         yield EditionStore(db)

@@ -13,7 +13,6 @@ what earlier ones held, and an issued edition never changes.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from datetime import UTC, datetime
 from .catalog import Catalog
 from .config import Newsletter
 from .model import NewsItem
+from .statedb import Database
 
 __all__ = ["Edition", "EditionStore", "Entry", "due_edition", "issued_editions"]
 
@@ -68,25 +68,27 @@ class Edition:
 class EditionStore:
     """The editions table of the state database (see :mod:`pipeline.statedb`)."""
 
-    def __init__(self, db: sqlite3.Connection):
+    def __init__(self, db: Database):
         self._db = db
 
     def labels(self, newsletter_id: str, until: datetime | None = None) -> list[tuple[str, datetime]]:
         """The issued editions (label, instant), oldest first; with ``until``, those at or before it."""
-        rows = self._db.execute("SELECT edition, scheduled_at FROM editions WHERE newsletter = ?"
-                                " ORDER BY scheduled_at", (newsletter_id,))
+        rows = self._db.query("SELECT edition, scheduled_at FROM editions WHERE newsletter = :newsletter"
+                              " ORDER BY scheduled_at", {"newsletter": newsletter_id})
         found = [(label, datetime.fromisoformat(at)) for label, at in rows]
         return [(label, at) for label, at in found if until is None or at.timestamp() <= until.timestamp()]
 
     def load(self, newsletter: Newsletter, label: str, catalog: Catalog) -> Edition | None:
-        row = self._db.execute("SELECT scheduled_at, window_start FROM editions"
-                               " WHERE newsletter = ? AND edition = ?", (newsletter.id, label)).fetchone()
-        if row is None:
+        key = {"newsletter": newsletter.id, "edition": label}
+        found = self._db.query("SELECT scheduled_at, window_start FROM editions"
+                               " WHERE newsletter = :newsletter AND edition = :edition", key)
+        if not found:
             return None
+        row = found[0]
         public = _public_by_id(catalog)
-        rows = self._db.execute(
+        rows = self._db.query(
             "SELECT kind, item_id, title, url, lang, topics, modified FROM edition_entries"
-            " WHERE newsletter = ? AND edition = ? ORDER BY position", (newsletter.id, label))
+            " WHERE newsletter = :newsletter AND edition = :edition ORDER BY position", key)
         entries = tuple(
             Entry(kind, item_id, title, url, lang, tuple(topics.split()),
                   datetime.fromisoformat(modified) if modified else None,
@@ -99,11 +101,11 @@ class EditionStore:
 
     def announced(self, newsletter_id: str, before: datetime) -> dict[str, Entry]:
         """What editions before ``before`` last said of each item (its latest entry)."""
-        rows = self._db.execute(
+        rows = self._db.query(
             "SELECT e.scheduled_at, x.position, x.kind, x.item_id, x.title, x.url, x.lang, x.topics,"
             " x.modified FROM edition_entries x JOIN editions e"
-            " ON e.newsletter = x.newsletter AND e.edition = x.edition WHERE x.newsletter = ?",
-            (newsletter_id,))
+            " ON e.newsletter = x.newsletter AND e.edition = x.edition WHERE x.newsletter = :newsletter",
+            {"newsletter": newsletter_id})
         cutoff = before.timestamp()
         latest: dict[str, tuple[float, int, Entry]] = {}
         for at, position, kind, item_id, title, url, lang, topics, modified in rows:
@@ -119,21 +121,25 @@ class EditionStore:
     def record(self, edition: Edition, made_at: datetime) -> bool:
         """Record ``edition`` as issued; False if it already was (by another process, say)."""
         newsletter = edition.newsletter.id
-        try:
-            with self._db:
-                self._db.execute(
-                    "INSERT INTO editions (newsletter, edition, scheduled_at, window_start, made_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (newsletter, edition.label, _utc(edition.scheduled),
-                     _utc(edition.window_start) if edition.window_start else "", _utc(made_at)))
-                self._db.executemany(
-                    "INSERT INTO edition_entries (newsletter, edition, position, kind, item_id,"
-                    " modified, title, url, lang, topics) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(newsletter, edition.label, n, e.kind, e.item_id,
-                      e.modified.isoformat() if e.modified else None, e.title, e.url, e.lang,
-                      " ".join(e.topics)) for n, e in enumerate(edition.entries)])
-        except sqlite3.IntegrityError:
-            return False
+        key = {"newsletter": newsletter, "edition": edition.label}
+        with self._db.transaction():
+            if self._db.query("SELECT 1 FROM editions WHERE newsletter = :newsletter AND edition = :edition",
+                              key):
+                return False
+            self._db.execute(
+                "INSERT INTO editions (newsletter, edition, scheduled_at, window_start, made_at)"
+                " VALUES (:newsletter, :edition, :scheduled_at, :window_start, :made_at)",
+                {**key, "scheduled_at": _utc(edition.scheduled),
+                 "window_start": _utc(edition.window_start) if edition.window_start else "",
+                 "made_at": _utc(made_at)})
+            self._db.executemany(
+                "INSERT INTO edition_entries (newsletter, edition, position, kind, item_id, modified,"
+                " title, url, lang, topics) VALUES (:newsletter, :edition, :position, :kind, :item_id,"
+                " :modified, :title, :url, :lang, :topics)",
+                [{**key, "position": n, "kind": e.kind, "item_id": e.item_id,
+                  "modified": e.modified.isoformat() if e.modified else None, "title": e.title,
+                  "url": e.url, "lang": e.lang, "topics": " ".join(e.topics)}
+                 for n, e in enumerate(edition.entries)])
         return True
 
 

@@ -1,6 +1,6 @@
 """The publication journal: what was public at the last publish, and the change log since.
 
-It lives in SQLite (``state/newsroom.db``) so it survives restarts. A build asks for
+It lives in the state database (:mod:`pipeline.statedb`) so it survives restarts. A build asks for
 the :meth:`Journal.pending` changes (read-only), renders and publishes with them, and
 only then :meth:`Journal.commit`\\s them: a build that fails to publish records nothing,
 and one that crashes after publishing recomputes the same changes next time.
@@ -11,14 +11,12 @@ appear here, so the change log cannot leak them.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from .model import NewsItem
-from .statedb import connect
+from .statedb import Database
 
 __all__ = ["Change", "ChangeLog", "Journal"]
 
@@ -60,22 +58,15 @@ class Journal:
     """The journal of one output folder (``target``): a preview build into another folder,
     say with ``--now`` in the future, must not add events to the real site's log."""
 
-    def __init__(self, connection: sqlite3.Connection, target: str):
-        self._db, self._target = connection, target
+    def __init__(self, db: Database, target: str):
+        self._db, self._target = db, target
         self._snapshot: dict[str, tuple[str, str, str]] | None = None   # as pending() read it
-
-    @classmethod
-    def open(cls, path: Path, target: str = "output") -> Journal:
-        return cls(connect(path), target)
-
-    def close(self) -> None:
-        self._db.close()
 
     def pending(self, public_items: Iterable[NewsItem], now: datetime) -> list[Change]:
         """The changes between the last commit and ``public_items``, numbered after the log."""
-        rows = self._db.execute("SELECT id, url, lang, modified FROM published WHERE target = ?",
-                                (self._target,))
-        before = self._snapshot = {row[0]: row[1:] for row in rows}
+        rows = self._db.query("SELECT id, url, lang, modified FROM published WHERE target = :target",
+                              {"target": self._target})
+        before = self._snapshot = {row[0]: tuple(row[1:]) for row in rows}
         seq = self._last_seq()
         current = {item.id: item for item in public_items}
         # compared unordered, numbered in (date, id) order: sorting all 10,000 items for
@@ -95,15 +86,15 @@ class Journal:
 
     def log(self, now: datetime, pending: Sequence[Change] = ()) -> ChangeLog:
         """The change log as partners see it: the last 90 days, oldest first, plus ``pending``."""
-        window = (self._target, _utc(now - KEEP))
-        count, first, last, total, latest = self._db.execute(
-            "SELECT COUNT(*), MIN(seq), MAX(seq), TOTAL(seq), MAX(at) FROM changes"
-            " WHERE target = ? AND at >= ?", window).fetchone()
+        window = {"target": self._target, "since": _utc(now - KEEP)}
+        [(count, first, last, total, latest)] = self._db.query(
+            "SELECT COUNT(*), MIN(seq), MAX(seq), COALESCE(SUM(seq), 0), MAX(at) FROM changes"
+            " WHERE target = :target AND at >= :since", window)
         ats = [c.at for c in pending] + ([datetime.fromisoformat(latest)] if latest else [])
 
         def read() -> list[Change]:
-            rows = self._db.execute("SELECT seq, at, event, id, url, lang, modified FROM changes"
-                                    " WHERE target = ? AND at >= ? ORDER BY seq", window)
+            rows = self._db.query("SELECT seq, at, event, id, url, lang, modified FROM changes"
+                                  " WHERE target = :target AND at >= :since ORDER BY seq", window)
             return [_change(row) for row in rows] + list(pending)
 
         return ChangeLog(count + len(pending), first if count else (pending[0].seq if pending else None),
@@ -112,38 +103,46 @@ class Journal:
 
     def _last_seq(self) -> int:
         # kept apart from the changes table: pruning old changes must never reuse a number
-        row = self._db.execute("SELECT last_seq FROM sequence WHERE target = ?", (self._target,)).fetchone()
-        return row[0] if row else 0
+        rows = self._db.query("SELECT last_seq FROM sequence WHERE target = :target",
+                              {"target": self._target})
+        return rows[0][0] if rows else 0
 
     def commit(self, changes: list[Change], public_items: Iterable[NewsItem], now: datetime) -> None:
         """Record ``changes`` and the new snapshot of public items in one transaction."""
-        with self._db:
+        target = self._target
+        with self._db.transaction():
             self._db.executemany(
                 "INSERT INTO changes (target, seq, at, event, id, url, lang, modified)"
-                " VALUES (?,?,?,?,?,?,?,?)",
-                [(self._target, c.seq, _utc(c.at), c.event, c.id, c.url, c.lang,
-                  c.modified.isoformat() if c.modified else None) for c in changes],
+                " VALUES (:target, :seq, :at, :event, :id, :url, :lang, :modified)",
+                [{"target": target, "seq": c.seq, "at": _utc(c.at), "event": c.event, "id": c.id,
+                  "url": c.url, "lang": c.lang, "modified": c.modified.isoformat() if c.modified else None}
+                 for c in changes],
             )
             self._replace_snapshot({i.id: (i.url, i.lang, i.modified.isoformat()) for i in public_items})
             if changes:
-                self._db.execute("INSERT OR REPLACE INTO sequence (target, last_seq) VALUES (?, ?)",
-                                 (self._target, changes[-1].seq))
-            self._db.execute("DELETE FROM changes WHERE target = ? AND at < ?",
-                             (self._target, _utc(now - KEEP)))
-
+                last = {"target": target, "seq": changes[-1].seq}
+                if not self._db.execute("UPDATE sequence SET last_seq = :seq WHERE target = :target", last):
+                    self._db.execute("INSERT INTO sequence (target, last_seq) VALUES (:target, :seq)", last)
+            self._db.execute("DELETE FROM changes WHERE target = :target AND at < :since",
+                             {"target": target, "since": _utc(now - KEEP)})
 
     def _replace_snapshot(self, rows: dict[str, tuple[str, str, str]]) -> None:
         """Make the ``published`` rows ``rows``, writing only the difference from the
         snapshot :meth:`pending` read (10,000 rows are rewritten in no time, but not in none)."""
         before = self._snapshot
+        target = self._target
         if before is None:
-            self._db.execute("DELETE FROM published WHERE target = ?", (self._target,))
+            self._db.execute("DELETE FROM published WHERE target = :target", {"target": target})
             before = {}
-        gone = [(self._target, item_id) for item_id in before.keys() - rows.keys()]
-        self._db.executemany("DELETE FROM published WHERE target = ? AND id = ?", gone)
+        changed = [item_id for item_id, row in rows.items() if before.get(item_id) != row]
+        gone = (before.keys() - rows.keys()) | {item_id for item_id in changed if item_id in before}
+        self._db.executemany("DELETE FROM published WHERE target = :target AND id = :id",
+                             [{"target": target, "id": item_id} for item_id in gone])
         self._db.executemany(
-            "INSERT OR REPLACE INTO published (target, id, url, lang, modified) VALUES (?,?,?,?,?)",
-            [(self._target, item_id, *row) for item_id, row in rows.items() if before.get(item_id) != row],
+            "INSERT INTO published (target, id, url, lang, modified)"
+            " VALUES (:target, :id, :url, :lang, :modified)",
+            [{"target": target, "id": item_id, "url": rows[item_id][0], "lang": rows[item_id][1],
+              "modified": rows[item_id][2]} for item_id in changed],
         )
         self._snapshot = rows
 

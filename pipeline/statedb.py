@@ -1,102 +1,245 @@
-"""The state database: the publication journal and the newsletter editions, in SQLite.
+"""The state database: publication journal, newsletter editions, subscribers and sends.
 
-One file (``state/newsroom.db``, or ``NEWSROOM_DB_URL``) that survives restarts. Its
-schema carries a version (``PRAGMA user_version``): an older file is upgraded in place
-when opened, a newer one is refused (it was written by a newer Newsroom). The SQL is
-kept portable (no SQLite-only types or upserts), because a server database comes next.
+One database that survives restarts: SQLite at ``state/newsroom.db`` by default, any
+SQLAlchemy URL in ``NEWSROOM_DB_URL`` (PostgreSQL when one machine is outgrown). Its
+schema is versioned by Alembic migrations (``pipeline/migrations``): an older database is
+upgraded when it is opened, one newer than this code is refused with a clear error.
+
+Stages talk to a small :class:`Database` interface with plain, portable SQL and named
+parameters (``:id``), which two transports carry:
+
+- :class:`SqliteDatabase`, the standard library's ``sqlite3``, for ``sqlite:///`` URLs
+  and the default: a rebuild after one edit must not pay SQLAlchemy's import (a quarter
+  of a second) to read its journal;
+- :class:`EngineDatabase`, an SQLAlchemy engine, for every other URL
+  (``sqlite+pysqlite:///`` selects it for SQLite, which the tests use to run both).
+
+Alembic (and so SQLAlchemy) is imported only when the schema must change.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Protocol
 
 from .config import Config, ConfigError, secret
 
-__all__ = ["SCHEMA_VERSION", "connect", "database_path"]
+__all__ = ["HEAD", "Database", "EngineDatabase", "SqliteDatabase", "database_url", "open_database"]
 
-SCHEMA_VERSION = 2
+# The newest migration (pipeline/migrations/versions). A test holds it to Alembic's head.
+HEAD = "0002"
+KNOWN = ("0001", "0002")   # oldest first
 
-# each version's statements, applied in order to bring a file up from the version before
-_MIGRATIONS: dict[int, str] = {
-    1: """
-CREATE TABLE IF NOT EXISTS published (
-    target TEXT NOT NULL,
-    id TEXT NOT NULL,
-    url TEXT NOT NULL,
-    lang TEXT NOT NULL,
-    modified TEXT NOT NULL,
-    PRIMARY KEY (target, id)
-);
-CREATE TABLE IF NOT EXISTS changes (
-    target TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    at TEXT NOT NULL,
-    event TEXT NOT NULL CHECK (event IN ('published', 'updated', 'withdrawn')),
-    id TEXT NOT NULL,
-    url TEXT NOT NULL,
-    lang TEXT NOT NULL,
-    modified TEXT,
-    PRIMARY KEY (target, seq)
-);
-CREATE TABLE IF NOT EXISTS sequence (
-    target TEXT PRIMARY KEY,
-    last_seq INTEGER NOT NULL
-);
-""",
-    2: """
-CREATE TABLE IF NOT EXISTS editions (
-    newsletter TEXT NOT NULL,
-    edition TEXT NOT NULL,
-    scheduled_at TEXT NOT NULL,
-    window_start TEXT NOT NULL,
-    made_at TEXT NOT NULL,
-    PRIMARY KEY (newsletter, edition)
-);
-CREATE TABLE IF NOT EXISTS edition_entries (
-    newsletter TEXT NOT NULL,
-    edition TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('new', 'updated', 'withdrawn')),
-    item_id TEXT NOT NULL,
-    modified TEXT,
-    title TEXT NOT NULL,
-    url TEXT NOT NULL,
-    lang TEXT NOT NULL,
-    topics TEXT NOT NULL,
-    PRIMARY KEY (newsletter, edition, position)
-);
-""",
-}
+Params = Mapping[str, Any]
 
 
-def database_path(config: Config) -> Path:
-    """``NEWSROOM_DB_URL`` (``sqlite:///relative.db`` or ``sqlite:////absolute.db``), else
-    ``state/newsroom.db``. Relative paths resolve against the site folder."""
+class Database(Protocol):
+    url: str
+
+    def query(self, sql: str, params: Params | None = None) -> list[tuple]:
+        """The rows of a SELECT."""
+
+    def execute(self, sql: str, params: Params | None = None) -> int:
+        """Run one statement; the number of rows it changed. Outside :meth:`transaction`
+        it is committed at once."""
+
+    def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        """Run one statement for each of ``rows``."""
+
+    def transaction(self):
+        """A context: everything inside commits together or not at all."""
+
+    def rollback_if_needed(self) -> None:
+        """End a transaction a failed statement left open."""
+
+    def close(self) -> None: ...
+
+
+def database_url(config: Config) -> str:
+    """``NEWSROOM_DB_URL``, else SQLite at ``state/newsroom.db``. A relative SQLite path
+    (``sqlite:///db/news.db``) resolves against the site folder."""
     url = secret("NEWSROOM_DB_URL")
     if url is None:
-        return config.paths.state / "newsroom.db"
-    if not url.startswith("sqlite:///"):
-        raise ConfigError(f"NEWSROOM_DB_URL: only sqlite:/// URLs are supported, not {url!r}")
-    return config.path.parent / url.removeprefix("sqlite:///")
+        return f"sqlite:///{config.paths.state / 'newsroom.db'}"
+    for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+            return prefix + str(config.path.parent / url.removeprefix(prefix))
+    return url
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """The database at ``path``, created or upgraded to :data:`SCHEMA_VERSION`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, timeout=30)
+def open_database(url: str) -> Database:
+    """The database at ``url``, its schema brought up to :data:`HEAD`."""
+    if url.startswith("sqlite:///") and "?" not in url:
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db: Database = SqliteDatabase(path)
+    else:
+        db = EngineDatabase(url)
     try:
-        db.execute("PRAGMA journal_mode=WAL")
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise ConfigError(f"{path} was written by a newer Newsroom (state database "
-                              f"v{version}, this one knows v{SCHEMA_VERSION}); upgrade Newsroom")
-        if version < SCHEMA_VERSION:
-            with db:
-                for step in range(version + 1, SCHEMA_VERSION + 1):
-                    db.executescript(_MIGRATIONS[step])
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        upgrade(db)
     except BaseException:
         db.close()
         raise
     return db
+
+
+def revision(db: Database) -> str | None:
+    """The schema's Alembic revision; None for a database Alembic never touched."""
+    try:
+        rows = db.query("SELECT version_num FROM alembic_version")
+    except Exception:   # no such table: a new database, or one from before migrations
+        db.rollback_if_needed()
+        return None
+    return rows[0][0] if rows else None
+
+
+def upgrade(db: Database) -> None:
+    current = revision(db)
+    if current == HEAD:
+        return
+    if current is not None and current not in KNOWN:
+        raise ConfigError(f"{_where(db.url)} was written by a newer Newsroom (schema revision {current!r}; "
+                          f"this one knows up to {HEAD!r}): upgrade Newsroom")
+    _run_alembic(db.url)
+
+
+def _run_alembic(url: str) -> None:
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            cfg = AlembicConfig()
+            cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, "head")
+    finally:
+        engine.dispose()
+
+
+def _where(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://…@{rest.rsplit('@', 1)[1]}"
+    return url.removeprefix("sqlite:///")
+
+
+# -- transports ----------------------------------------------------------------------------------
+
+
+class SqliteDatabase:
+    """The standard library's sqlite3: no import cost, WAL, a 30 s busy timeout."""
+
+    def __init__(self, path: Path):
+        self.url = f"sqlite:///{path}"
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)   # we say when to commit
+        self._depth = 0
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+
+    def query(self, sql: str, params: Params | None = None) -> list[tuple]:
+        return self._db.execute(sql, params or {}).fetchall()
+
+    def execute(self, sql: str, params: Params | None = None) -> int:
+        return self._db.execute(sql, params or {}).rowcount
+
+    def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        self._db.executemany(sql, rows)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._depth:   # nested: part of the outer transaction
+            yield
+            return
+        self._db.execute("BEGIN IMMEDIATE")   # take the write lock now, not halfway through
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    def rollback_if_needed(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class EngineDatabase:
+    """Any database SQLAlchemy reaches, through one connection."""
+
+    def __init__(self, url: str):
+        from sqlalchemy import create_engine
+        from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+        self.url = url
+        try:
+            self._engine = create_engine(url)
+            self._connection = self._engine.connect()
+        except ImportError as exc:
+            raise ConfigError(f"NEWSROOM_DB_URL: {_where(url)} needs a database driver that is not "
+                              f"installed ({exc.name or exc}); for PostgreSQL: pip install 'psycopg[binary]'"
+                              ) from None
+        except (ArgumentError, SQLAlchemyError) as exc:
+            raise ConfigError(f"NEWSROOM_DB_URL: cannot open {_where(url)}: "
+                              f"{str(exc).splitlines()[0]}") from None
+        self._depth = 0
+
+    def query(self, sql: str, params: Params | None = None) -> list[tuple]:
+        from sqlalchemy import text
+
+        rows = [tuple(row) for row in self._connection.execute(text(sql), dict(params or {}))]
+        self._autocommit()
+        return rows
+
+    def execute(self, sql: str, params: Params | None = None) -> int:
+        from sqlalchemy import text
+
+        count = self._connection.execute(text(sql), dict(params or {})).rowcount
+        self._autocommit()
+        return count
+
+    def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        from sqlalchemy import text
+
+        batch = [dict(row) for row in rows]
+        if batch:
+            self._connection.execute(text(sql), batch)
+        self._autocommit()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._depth:
+            yield
+            return
+        if self._connection.in_transaction():
+            self._connection.commit()
+        self._depth = 1
+        try:
+            with self._connection.begin():
+                yield
+        finally:
+            self._depth = 0
+
+    def _autocommit(self) -> None:
+        if not self._depth and self._connection.in_transaction():
+            self._connection.commit()
+
+    def rollback_if_needed(self) -> None:
+        if self._connection.in_transaction():
+            self._connection.rollback()
+
+    def close(self) -> None:
+        self._connection.close()
+        self._engine.dispose()

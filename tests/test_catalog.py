@@ -15,7 +15,7 @@ from pipeline.editions import EditionStore
 from pipeline.messages import MessageFactory, Recipient
 from pipeline.model import NewsItem
 from pipeline.render.digest import DigestRenderer
-from pipeline.statedb import connect
+from pipeline.statedb import open_database
 from pipeline.templating import load_templates
 
 from .conftest import NOW, SITE_TOML, Site
@@ -108,7 +108,7 @@ def test_no_hidden_item_ever_reaches_a_public_file(tmp_path_factory, specs):
             hidden.append(item)
     catalog = build_catalog(items, {}, config.site, config.topics, NOW)
     content = Content(news=tuple(items), profiles={})
-    store = EditionStore(connect(site.root / "state.db"))
+    store = EditionStore(open_database(f"sqlite:///{site.root / 'state.db'}"))
     archive = archive_editions(config, catalog, store, issue=False)
     output = render_all(catalog, config, content, archive=archive)
     public = {path: data for path, data in output.files.items()

@@ -30,7 +30,7 @@ from pipeline.messages import (
     read_token,
 )
 from pipeline.render.digest import MAX_HTML_BYTES, DigestRenderer
-from pipeline.statedb import SCHEMA_VERSION, connect, database_path
+from pipeline.statedb import database_url, open_database
 from pipeline.templating import load_templates
 
 from .conftest import HELSINKI, SITE_TOML, Site
@@ -94,7 +94,7 @@ class State:
         assert not self.content.problems, self.content.problems
         self.now = at(now)
         self.catalog = catalog_for(self.config, self.content, self.now)
-        self.db = connect(database_path(self.config))
+        self.db = open_database(database_url(self.config))
         self.store = EditionStore(self.db)
 
     def edition(self, newsletter: str = "weekly-en"):
@@ -428,36 +428,6 @@ def test_an_unknown_newsletter_is_a_usage_error(dsite, capsys):
 
 
 # -- the state database --------------------------------------------------------------------------
-
-
-def test_a_version_1_state_database_is_upgraded_and_keeps_its_rows(tmp_path):
-    path = tmp_path / "newsroom.db"
-    with sqlite3.connect(path) as db:
-        db.executescript("""
-            CREATE TABLE published (target TEXT NOT NULL, id TEXT NOT NULL, url TEXT NOT NULL,
-                lang TEXT NOT NULL, modified TEXT NOT NULL, PRIMARY KEY (target, id));
-            CREATE TABLE changes (target TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL,
-                event TEXT NOT NULL, id TEXT NOT NULL, url TEXT NOT NULL, lang TEXT NOT NULL,
-                modified TEXT, PRIMARY KEY (target, seq));
-            CREATE TABLE sequence (target TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
-            INSERT INTO published VALUES ('output', 'x', 'https://e/x', 'en', '2026-01-01T00:00:00+00:00');
-            INSERT INTO sequence VALUES ('output', 7);
-            PRAGMA user_version = 1;
-        """)
-    db = connect(path)
-    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
-    assert db.execute("SELECT id FROM published").fetchall() == [("x",)]
-    assert db.execute("SELECT last_seq FROM sequence").fetchall() == [(7,)]
-    assert db.execute("SELECT COUNT(*) FROM editions").fetchone() == (0,)
-    db.close()
-
-
-def test_a_state_database_newer_than_the_code_is_a_clear_error(tmp_path):
-    path = tmp_path / "newsroom.db"
-    with sqlite3.connect(path) as db:
-        db.execute("PRAGMA user_version = 99")
-    with pytest.raises(ConfigError, match="newer Newsroom"):
-        connect(path)
 
 
 # -- the wire format ------------------------------------------------------------------------------
