@@ -107,3 +107,40 @@ def test_a_bad_schedule_in_newsroom_toml_names_the_key(tmp_path):
     path.write_text(SITE_TOML + '\n[[newsletters]]\nid = "w"\ntitle = "W"\nschedule = "0 8 * * 9"\n')
     with pytest.raises(ConfigError, match=r"newsletters\[0\]\.schedule: weekday '9'"):
         load_config(path)
+
+
+def test_the_first_midnight_after_the_spring_change_is_not_skipped():
+    """APScheduler 3's CronTrigger skips 2026-03-30 00:00 in Helsinki; these instants do not."""
+    midnight = Schedule.parse("0 0 * * *", HELSINKI)
+    assert midnight.next_after(at(2026, 3, 29)) == at(2026, 3, 30)
+    for hour in (0, 1, 12, 23):
+        assert midnight.latest_at_or_before(at(2026, 3, 30, hour)) == at(2026, 3, 30)
+    weekly = Schedule.parse("0 0 * * mon", HELSINKI)
+    assert weekly.latest_at_or_before(at(2026, 4, 1)) == at(2026, 3, 30)
+    assert weekly.previous_before(at(2026, 3, 30)) == at(2026, 3, 23)
+
+
+def test_every_day_of_years_has_its_daily_instant():
+    daily = Schedule.parse("0 0 * * *", HELSINKI)
+    instant, seen = at(2025, 12, 31), []
+    for _ in range(3 * 366):
+        instant = daily.next_after(instant)
+        seen.append(instant.date())
+    assert all((b - a).days == 1 for a, b in zip(seen, seen[1:], strict=False))
+
+
+def test_day_of_month_and_weekday_together_fire_on_either_as_in_cron():
+    schedule = Schedule.parse("0 8 1,15 * mon", HELSINKI)
+    instant, days = at(2026, 6, 1, 12), []
+    for _ in range(6):
+        instant = schedule.next_after(instant)
+        days.append(instant.date().isoformat())
+    assert days == ["2026-06-08", "2026-06-15", "2026-06-22", "2026-06-29", "2026-07-01", "2026-07-06"]
+
+
+def test_the_apscheduler_trigger_fires_at_the_same_instants():
+    weekly = Schedule.parse("0 0 * * mon", HELSINKI)
+    trigger = weekly.trigger()
+    first = trigger.get_next_fire_time(None, at(2026, 3, 23))
+    assert first == at(2026, 3, 23)   # at or after now
+    assert trigger.get_next_fire_time(first, at(2026, 3, 23, 0, 1)) == at(2026, 3, 30)
