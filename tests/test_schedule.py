@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 
 import pytest
@@ -126,7 +127,7 @@ def test_every_day_of_years_has_its_daily_instant():
     for _ in range(3 * 366):
         instant = daily.next_after(instant)
         seen.append(instant.date())
-    assert all((b - a).days == 1 for a, b in zip(seen, seen[1:], strict=False))
+    assert all((b - a).days == 1 for a, b in itertools.pairwise(seen))
 
 
 def test_day_of_month_and_weekday_together_fire_on_either_as_in_cron():
