@@ -359,6 +359,10 @@ def _delivery(t: dict[str, Any]) -> Delivery:
     if service_url is not None:
         if not re.fullmatch(r"https?://[^/\s?#]+(?:/[^\s?#]*)?", service_url):
             raise ConfigError("delivery.service_url: expected an absolute http(s) URL without query")
+        if service_url.startswith("http://") and not re.match(r"http://(localhost|127\.0\.0\.1|\[::1\])[:/]",
+                                                               service_url + "/"):
+            raise ConfigError("delivery.service_url: unsubscribe links must be https (RFC 8058); "
+                              "plain http only for localhost")
         service_url = service_url.rstrip("/") + "/"
     return Delivery(method=method, sender=_sender(t.get("from", Delivery.sender)),
                     rate_per_second=float(rate), connections=connections, service_url=service_url)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from .catalog import Catalog
 from .config import Newsletter
@@ -99,6 +99,12 @@ class EditionStore:
                        datetime.fromisoformat(row[1]).astimezone(tz) if row[1] else None,
                        entries, recorded=True)
 
+    def first_window_start(self, newsletter_id: str) -> datetime | None:
+        """Where the newsletter's first issued edition began (None: at the beginning)."""
+        rows = self._db.query("SELECT window_start FROM editions WHERE newsletter = :newsletter"
+                              " ORDER BY scheduled_at", {"newsletter": newsletter_id})
+        return datetime.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
+
     def announced(self, newsletter_id: str, before: datetime) -> dict[str, Entry]:
         """What editions before ``before`` last said of each item (its latest entry)."""
         rows = self._db.query(
@@ -156,14 +162,21 @@ def due_edition(newsletter: Newsletter, catalog: Catalog, store: EditionStore,
     issued = store.load(newsletter, label, catalog)
     if issued is not None:
         return issued
-    previous = newsletter.when.previous_before(scheduled)
+    # Since the last issued edition (weeks without a build roll into this one), or, for the
+    # first, since the schedule's previous instant. Items that never went out although
+    # dated earlier, back to where the first edition began (an item added back-dated, or
+    # a draft published late), go out now: nothing public is silently never sent.
+    issued_before = store.labels(newsletter.id, until=scheduled - timedelta(microseconds=1))
+    previous = issued_before[-1][1] if issued_before else newsletter.when.previous_before(scheduled)
+    origin = store.first_window_start(newsletter.id) if issued_before else previous
     announced = store.announced(newsletter.id, scheduled)
-    entries = _new_entries(newsletter, catalog, scheduled, previous, announced)
+    entries = _new_entries(newsletter, catalog, scheduled, origin, announced)
     entries += _corrections(catalog, announced)
     if not entries:
         return None
-    return Edition(newsletter, label, scheduled.astimezone(catalog.site.timezone),
-                   previous.astimezone(catalog.site.timezone) if previous else None, tuple(entries))
+    zone = catalog.site.timezone
+    return Edition(newsletter, label, scheduled.astimezone(zone),
+                   previous.astimezone(zone) if previous else None, tuple(entries))
 
 
 def issued_editions(newsletter: Newsletter, catalog: Catalog, store: EditionStore) -> list[Edition]:

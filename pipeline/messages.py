@@ -35,7 +35,7 @@ from .config import Config, ConfigError
 from .editions import Edition, Entry
 from .render.digest import DigestRenderer, Links, Rendered
 
-__all__ = ["PREVIEW_TOKEN", "MessageFactory", "Recipient", "make_token", "read_token"]
+__all__ = ["PREVIEW_TOKEN", "MessageFactory", "Recipient", "RecipientError", "make_token", "read_token"]
 
 PREVIEW_TOKEN = "PREVIEW-SAMPLE-TOKEN-NOT-VALID"   # marks a preview: the service refuses it
 MIN_SECRET_LENGTH = 16
@@ -45,7 +45,12 @@ _TOKEN_PURPOSE = b"newsroom subscriber token v1"
 # "word") into encoded words, and List-Unsubscribe must stay a plain <https://...> list.
 SMTP = _SMTP.clone(max_line_length=998)
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,400}\.[A-Za-z0-9_-]{43}")
+_TOKEN_PART = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 _UNSAFE_IN_HEADER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+class RecipientError(ValueError):
+    """An address no message can be written to (the send marks it failed and goes on)."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,12 @@ def _b64(data: bytes) -> str:
 
 def make_token(secret: str, subscriber_id: str, newsletter_id: str) -> str:
     """The token of one subscriber of one newsletter, for unsubscribe and preference links."""
+    for name, value in (("subscriber id", subscriber_id), ("newsletter id", newsletter_id)):
+        if not _TOKEN_PART.fullmatch(value):
+            raise ValueError(f"a {name} in a token is 1 to 200 printable characters without a line break")
     payload = f"{subscriber_id}\n{newsletter_id}".encode()
+    if len(payload) > 300:   # what read_token accepts (400 base64 characters)
+        raise ValueError("a token's subscriber and newsletter ids are at most 300 bytes together")
     mac = hmac.new(_key(secret), payload, hashlib.sha256).digest()
     return f"{_b64(payload)}.{_b64(mac)}"
 
@@ -88,6 +98,8 @@ def read_token(secret: str, token: str) -> tuple[str, str] | None:
         payload = base64.urlsafe_b64decode(payload_text + "=" * (-len(payload_text) % 4))
         mac = base64.urlsafe_b64decode(mac_text + "=")
     except (binascii.Error, ValueError):
+        return None
+    if _b64(payload) != payload_text or _b64(mac) != mac_text:   # one spelling per token
         return None
     if not hmac.compare_digest(mac, hmac.new(_key(secret), payload, hashlib.sha256).digest()):
         return None
@@ -130,6 +142,7 @@ class MessageFactory:
         self.config, self.renderer, self.edition = config, renderer, edition
         self._secret, self._preview = secret, preview
         self.placeholder = f"nrtoken{secrets.token_hex(12)}"   # content cannot know it
+        self.refused: list[tuple[Recipient, str]] = []           # by messages(): bad addresses
         self._variants: dict[frozenset[str], _Variant | None] = {}
         self._domain = urlsplit(config.site.base_url).hostname or "localhost"
         newsletter = edition.newsletter
@@ -141,7 +154,9 @@ class MessageFactory:
         self._shared = [
             _header("Date", format_datetime(now)),
             _header("List-Id", f"{_one_line(newsletter.title)} <{newsletter.id}.{self._domain}>"),
-            _header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            # RFC 8058 one-click needs an https link; a plain-http service (a local test) gets none
+            *([_header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")]
+              if config.service_url.startswith("https://") else []),
             _header("MIME-Version", "1.0"),
             _header("Content-Type", f'multipart/alternative; boundary="{self._boundary}"'),
         ]
@@ -218,12 +233,29 @@ class MessageFactory:
         return message
 
     def messages(self, recipients: Iterable[Recipient]) -> Iterator[tuple[Recipient, EmailMessage | None]]:
-        """Each recipient with their message (None: nothing matched, skip them), one at a time."""
+        """Each recipient with their message (None: nothing matched, skip them), one at a
+        time. A recipient whose address cannot be written is skipped and listed in
+        :attr:`refused`; the others still get theirs."""
         for recipient in recipients:
-            yield recipient, self.message(recipient)
+            try:
+                yield recipient, self.message(recipient)
+            except RecipientError as exc:
+                self.refused.append((recipient, str(exc)))
 
     def _to(self, recipient: Recipient):
-        return _header("To", Address(display_name=_one_line(recipient.name), addr_spec=recipient.email))
+        """The To header, checked: one address, exactly the recipient's, on one line."""
+        address = _addr_spec(recipient.email)
+        name = _one_line(recipient.name)
+        if "=?" in name:   # would be decoded as an encoded word, and could carry a line break
+            name = ""
+        try:
+            header = _header("To", Address(display_name=name, addr_spec=address))
+            folded = _fold(header)
+        except (ValueError, IndexError, TypeError) as exc:
+            raise RecipientError(f"{recipient.email!r}: {exc}") from None
+        if [a.addr_spec for a in header.addresses] != [address] or "\n" in folded.rstrip("\r\n"):
+            raise RecipientError(f"{recipient.email!r}: the address does not make one clean To header")
+        return header
 
     def _unsubscribe_header(self, token: str) -> str:
         unsubscribe = self.links(token).unsubscribe
@@ -264,5 +296,23 @@ def _qp_join(segments: tuple[str, ...], token: str) -> str:
 
 
 def _one_line(text: str) -> str:
-    """Text for a header: controls and line breaks become spaces (no header injection)."""
-    return " ".join(_UNSAFE_IN_HEADER.sub(" ", text).split())
+    """Text for a header: controls and line breaks become spaces, and ``=?`` (which mail
+    readers, and Python, decode as an encoded word that can hold a line break) is broken
+    up: nothing in it can start another header."""
+    return " ".join(_UNSAFE_IN_HEADER.sub(" ", text).split()).replace("=?", "= ?")
+
+
+def _addr_spec(email: str) -> str:
+    """``local@domain`` as SMTP carries it: an internationalized domain in punycode; a
+    non-ASCII local part needs SMTPUTF8, which Newsroom does not send, and is refused."""
+    if not isinstance(email, str) or email.count("@") != 1 or _UNSAFE_IN_HEADER.search(email) \
+            or any(ch in email for ch in ' \t<>,;"()[]\\'):
+        raise RecipientError(f"{email!r} is not one plain address")
+    local, domain = email.split("@")
+    if not local or not domain or not local.isascii():
+        raise RecipientError(f"{email!r}: a non-ASCII part before the @ needs SMTPUTF8, which is not sent")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise RecipientError(f"{email!r}: the domain is not a valid internationalized name") from None
+    return f"{local}@{domain}"

@@ -475,3 +475,123 @@ def test_emails_show_svg_pictures_as_png_renditions_the_build_publishes(dsite):
     assert (image.get("width"), image.get("height"), image.get("alt")) == ("560", "294", "A scan")
     page = (dsite.output / "digests/weekly-en/2026-W49/index.html").read_text()
     assert f'src="../../../media/email/{png.name}"' in page
+
+
+# -- found in review -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["=?utf-8?q?Bob=0D=0ABcc:_evil=40x.org?=", "=?utf-8?q?Bcc=3A_evil=40x?=",
+                                  "=?utf-8?b?Qm9iDQpCY2M6IGV2aWxAeC5vcmc=?="])
+def test_encoded_words_in_a_name_cannot_add_a_header_or_an_address(dsite, name):
+    state = State(dsite, "2026-12-01T12:00")
+    factory = state.factory(state.edition())
+    wire = factory.message_bytes(Recipient("1", "victim@example.org", name))
+    parsed = email.message_from_bytes(wire, policy=policy.default)
+    assert parsed["Bcc"] is None
+    assert [a.addr_spec for a in parsed["To"].addresses] == ["victim@example.org"]
+    assert all(not line.lower().startswith(b"bcc") for line in wire.split(b"\r\n"))
+
+
+def test_encoded_words_in_a_newsletter_title_cannot_add_a_header(tmp_path):
+    site = Site(tmp_path, DIGEST_TOML.replace('title = "Test Weekly"',
+                                              'title = "=?utf-8?q?Hi=0D=0ABcc:_evil=40x.org?="'))
+    news(site, "a", "2026-11-24T09:00")
+    state = State(site, "2026-12-01T12:00")
+    wire = state.factory(state.edition()).message_bytes(Recipient("1", "a@example.org"))
+    parsed = email.message_from_bytes(wire, policy=policy.default)
+    assert parsed["Bcc"] is None and "\n" not in parsed["Subject"] and "\n" not in parsed["List-Id"]
+
+
+def test_a_bad_address_is_refused_alone_and_an_international_domain_is_punycode(dsite):
+    state = State(dsite, "2026-12-01T12:00")
+    factory = state.factory(state.edition())
+    recipients = [Recipient("1", "üser@example.org"), Recipient("2", "a@example.org\r\nBcc: x@y"),
+                  Recipient("3", "a@b.org, c@d.org"), Recipient("4", "user@exämple.org")]
+    sent = {r.id: m for r, m in factory.messages(recipients)}
+    assert set(sent) == {"4"} and [r.id for r, _ in factory.refused] == ["1", "2", "3"]
+    assert sent["4"]["To"].addresses[0].addr_spec == "user@xn--exmple-cua.org"
+
+
+def test_tokens_have_one_spelling_and_ids_are_bounded():
+    token = make_token(SECRET, "alice", "weekly-en")
+    payload, mac = token.split(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    variants = [f"{payload}.{mac[:-1]}{c}" for c in alphabet if c != mac[-1]]
+    assert [v for v in variants if read_token(SECRET, v)] == []
+    for bad in ("a\nweekly-en", "x" * 201, "", "ä" * 150):
+        with pytest.raises(ValueError):
+            make_token(SECRET, bad, "weekly-en")
+    assert read_token(SECRET, make_token(SECRET, "ä" * 100, "weekly-en")) == ("ä" * 100, "weekly-en")
+
+
+def test_a_week_without_a_build_rolls_into_the_next_edition(dsite):
+    state = State(dsite, "2026-12-01T12:00")
+    state.issue()
+    state.close()
+    news(dsite, "missed", "2026-12-09T10:00")            # W51's window: no build that week
+    news(dsite, "later", "2026-12-16T10:00")
+    edition = State(dsite, "2026-12-22T09:00").edition()
+    assert edition.id == "weekly-en/2026-W52"
+    assert edition.window_start == at("2026-11-30T08:00")   # since the last issued edition
+    assert slugs(edition.entries) == ["later", "missed", "embargoed", "after"]
+
+
+def test_an_item_back_dated_into_an_issued_week_goes_out_next(dsite):
+    state = State(dsite, "2026-12-01T12:00")
+    state.issue()
+    state.close()
+    news(dsite, "late", "2026-11-29T10:00")
+    assert "late" in slugs(State(dsite, "2026-12-08T09:00").edition().entries)
+
+
+def test_an_item_withdrawn_and_then_republished_goes_out_again(dsite):
+    state = State(dsite, "2026-12-01T12:00")
+    state.issue()
+    state.close()
+    text = (dsite.root / "content/news/b.md").read_text()
+    (dsite.root / "content/news/b.md").unlink()
+    state = State(dsite, "2026-12-08T09:00")
+    assert slugs(state.issue().of_kind("withdrawn")) == ["b"]
+    state.close()
+    (dsite.root / "content/news/b.md").write_text(text)
+    assert "b" in slugs(State(dsite, "2026-12-15T09:00").edition().of_kind("new"))
+
+
+def test_the_size_cap_holds_with_many_corrections(tmp_path):
+    site = Site(tmp_path, DIGEST_TOML)
+    long_title = '"' + "A very long title about research " * 9 + '"'
+    for n in range(400):
+        news(site, f"s{n:03d}", f"2026-11-{24 + n % 6:02d}T{8 + n % 12:02d}:{n % 60:02d}", title=long_title)
+    state = State(site, "2026-12-01T12:00")
+    state.issue()
+    state.close()
+    for n in range(400):
+        news(site, f"s{n:03d}", f"2026-11-{24 + n % 6:02d}T{8 + n % 12:02d}:{n % 60:02d}", title=long_title,
+             updated="2026-12-02T10:00")
+    news(site, "fresh", "2026-12-03T10:00")
+    state = State(site, "2026-12-08T09:00")
+    edition = state.edition()
+    rendered = state.factory(edition).variant().rendered
+    assert len(rendered.html.encode()) <= MAX_HTML_BYTES and rendered.cut > 0
+
+
+def test_edition_feeds_drop_stories_that_are_no_longer_public(dsite):
+    assert main(["build", "--now", "2026-12-01T12:00", "--config", str(dsite.config_path)]) == 0
+    news(dsite, "edge", "2026-11-30T08:00", status="draft")
+    assert main(["build", "--now", "2026-12-02T12:00", "--config", str(dsite.config_path)]) == 0
+    for fmt in ("atom", "rss", "json"):
+        assert "Story edge" not in (dsite.output / f"digests/weekly-en/index.{fmt}").read_text()
+    page = (dsite.output / "digests/weekly-en/2026-W49/index.html").read_text()
+    assert "Story edge" in page and "news/edge/" not in page   # listed by title as withdrawn
+
+
+def test_one_click_needs_an_https_service(tmp_path):
+    with pytest.raises(ConfigError, match="must be https"):
+        Site(tmp_path, DIGEST_TOML.replace("https://service.example.org", "http://service.example.org")).config  # noqa: B018
+    (tmp_path / "l").mkdir()
+    local = Site(tmp_path / "l", DIGEST_TOML.replace("https://service.example.org/news/", "http://localhost:8080/"))
+    news(local, "a", "2026-11-24T09:00")
+    state = State(local, "2026-12-01T12:00")
+    message = state.factory(state.edition()).message(Recipient("1", "a@example.org"))
+    assert message["List-Unsubscribe-Post"] is None
+    assert "http://localhost:8080/unsubscribe" in message["List-Unsubscribe"]

@@ -35,6 +35,7 @@ from .feed_xml import XmlWriter
 
 __all__ = ["MAX_HTML_BYTES", "DigestRenderer", "Rendered", "archive_path", "edition_path", "render_archive"]
 
+SUMMARY_CHARS = 600       # a summary longer than this is cut at a word in emails
 MAX_HTML_BYTES = 100_000   # Gmail clips a message's HTML above 102 KB; room for personal links
 IMAGE_WIDTH = 560          # the 600 px column less its padding
 
@@ -94,19 +95,19 @@ class DigestRenderer:
     def email(self, edition: Edition, entries: Iterable[Entry], links: Links) -> Rendered:
         """The email of ``entries`` (an edition's, or a subscriber's share of them), its
         HTML within :data:`MAX_HTML_BYTES`."""
-        entries = tuple(entries)
-        new = [e for e in entries if e.kind == "new" and e.item is not None]
-        keep = len(new)
-        html = self._html(edition, entries, links, keep)
+        ranked = _ranked(tuple(entries))
+        keep = len(ranked)
+        html = self._html(edition, ranked, links, keep)
         if len(html.encode("utf-8")) > MAX_HTML_BYTES:
-            keep = self._most_that_fit(edition, entries, links, len(new))
-            html = self._html(edition, entries, links, keep)
-        text = self._render("email/digest.txt", edition, entries, links, keep, web=False)
-        return Rendered(self.subject(edition), html, text, keep, len(new) - keep)
+            keep = self._most_that_fit(edition, ranked, links)
+            html = self._html(edition, ranked, links, keep)
+        text = self._render("email/digest.txt", edition, ranked, links, keep, web=False)
+        return Rendered(self.subject(edition), html, text, keep, len(ranked) - keep)
 
     def web_page(self, edition: Edition) -> bytes:
         """The edition's page in the web archive: everyone's version, links relative."""
-        html = self._render("email/digest.html", edition, edition.entries, None, None, web=True)
+        ranked = _ranked(edition.entries)
+        html = self._render("email/digest.html", edition, ranked, None, len(ranked), web=True)
         return self._inline(html).encode("utf-8")
 
     def _html(self, edition: Edition, entries: tuple[Entry, ...], links: Links, keep: int) -> str:
@@ -121,11 +122,12 @@ class DigestRenderer:
             inlined = inlined.replace(charset + "\n", "", 1).replace("<head>", "<head>" + charset, 1)
         return inlined
 
-    def _most_that_fit(self, edition: Edition, entries: tuple[Entry, ...], links: Links, total: int) -> int:
-        low, high = 0, total   # low always fits (the newest ``low`` stories)
+    def _most_that_fit(self, edition: Edition, ranked: tuple[Entry, ...], links: Links) -> int:
+        """How many of ``ranked`` fit (corrections first, then the newest stories)."""
+        low, high = 0, len(ranked)   # low always fits
         while low < high:
             middle = (low + high + 1) // 2
-            if len(self._html(edition, entries, links, middle).encode("utf-8")) <= MAX_HTML_BYTES:
+            if len(self._html(edition, ranked, links, middle).encode("utf-8")) <= MAX_HTML_BYTES:
                 low = middle
             else:
                 high = middle - 1
@@ -133,11 +135,12 @@ class DigestRenderer:
 
     # -- the context -------------------------------------------------------------------
 
-    def _render(self, template: str, edition: Edition, entries: tuple[Entry, ...], links: Links | None,
-                keep: int | None, web: bool) -> str:
-        new = [e for e in entries if e.kind == "new" and e.item is not None]
-        shown = new if keep is None else new[:keep]
-        gone = [e.title for e in entries if e.kind == "withdrawn" or (e.kind == "new" and e.item is None)]
+    def _render(self, template: str, edition: Edition, ranked: tuple[Entry, ...], links: Links | None,
+                keep: int, web: bool) -> str:
+        """``ranked`` (see :func:`_ranked`), of which the first ``keep`` are shown."""
+        kept = ranked[:keep]
+        shown = [e for e in kept if e.kind == "new" and e.item is not None]
+        gone = [e.title for e in kept if e.kind == "withdrawn" or e.item is None]
         path = edition_path(self.newsletter.id, edition.label)
         context = dict(
             lang=self.lang, t=self.t, site=self.site, web=web,
@@ -145,9 +148,9 @@ class DigestRenderer:
             site_title=self.site.text(self.site.title, self.lang),
             newsletter_title=self.newsletter.title, subject=self.subject(edition),
             date_text=self.date_text(edition), preheader=_preheader([e.title for e in shown]),
-            sections=self._sections(shown), updated=[self._story(e.item) for e in entries
+            sections=self._sections(shown), updated=[self._story(e.item) for e in kept
                                                      if e.kind == "updated" and e.item is not None],
-            withdrawn=gone, cut=len(new) - len(shown),
+            withdrawn=gone, cut=len(ranked) - keep,
             web_url=url_of(self.site, path.removesuffix("index.html")),
             archive_url=url_of(self.site, archive_path(self.newsletter.id).removesuffix("index.html")),
             home_url=url_of(self.site, index_path(self.site, self.lang)),
@@ -176,7 +179,7 @@ class DigestRenderer:
 
     def _story(self, item: NewsItem) -> dict:
         return {
-            "title": item.title, "url": item.url, "summary": item.summary,
+            "title": item.title, "url": item.url, "summary": _shorter(item.summary, SUMMARY_CHARS),
             "date": self._date(item.modified), "iso_date": item.modified.isoformat(),
             "organizations": [self.site.text(self.catalog.profiles[slug].name, self.lang)
                               for slug in item.organizations if slug in self.catalog.profiles],
@@ -206,6 +209,18 @@ class DigestRenderer:
         title = self.newsletter.title
         return [{"href": url, "type": FEED_FORMATS[fmt], "title": f"{title} ({FORMAT_LABELS[fmt]})"}
                 for fmt, url in self.feed_urls.items()]
+
+
+def _shorter(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def _ranked(entries: tuple[Entry, ...]) -> tuple[Entry, ...]:
+    """An edition's entries in the order a size cap keeps them: the corrections (short,
+    and what a health newsletter must not drop), then the stories, newest first. A story
+    withdrawn since (an issued edition shown later) counts as a withdrawal."""
+    corrections = tuple(e for e in entries if e.kind != "new" or e.item is None)
+    return corrections + tuple(e for e in entries if e.kind == "new" and e.item is not None)
 
 
 def _preheader(titles: list[str], limit: int = 140) -> str:
@@ -264,7 +279,9 @@ def render_edition_feeds(renderer: DigestRenderer, editions: list[Edition], sink
                       "index.html"))), page_lang=renderer.lang,
                   publisher=xml_text(site.text(site.title, renderer.lang)), home_url=site.base_url,
                   self_urls=urls, feed_id=urls["atom"], updated=updated, entries=entries)
-    key = key_of(renderer.catalog.fingerprint, "edition-feeds", newsletter.id, *[e.id for e in editions])
+    fp = renderer.catalog.item_fingerprint
+    key = key_of(renderer.catalog.fingerprint, "edition-feeds", newsletter.id,
+                 *[f"{e.id}:" + ",".join(fp(x.item) if x.item else "-" for x in e.entries) for e in editions])
     documents: dict[str, bytes] = {}
 
     def write(fmt: str) -> bytes:
@@ -281,7 +298,7 @@ def render_edition_feeds(renderer: DigestRenderer, editions: list[Edition], sink
 def _edition_entry(renderer: DigestRenderer, edition: Edition) -> FeedEntry:
     url = safe_url(url_of(renderer.site, edition_path(renderer.newsletter.id, edition.label)
                           .removesuffix("index.html")))
-    stories = [e for e in edition.entries if e.kind == "new"]
+    stories = [e for e in edition.entries if e.kind == "new" and e.item is not None]   # still public
     listing = "".join(f'<li><a href="{html.escape(safe_url(e.url))}">{html.escape(xml_text(e.title))}'
                       "</a></li>" for e in stories)
     summary = xml_text(_preheader([e.title for e in stories], limit=300) or renderer.subject(edition))
