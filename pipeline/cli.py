@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 from . import __version__
 from .build import BuildReport, ContentErrors, build_site, check_content
 from .cache import CacheChanged
-from .config import Config, ConfigError, load_config
+from .config import Config, ConfigError, load_config, secret
 from .media import MediaError
 from .model import printable
 from .publish import PublishError
@@ -116,10 +116,60 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--to", type=Path, default=Path("digest-preview"), metavar="DIR",
                         help="where to write the files (default: ./digest-preview)")
     render.set_defaults(handler=_digest_render)
+    send = actions.add_parser("send",
+                              help="send the due edition to every active subscriber who has not had it")
+    send.add_argument("newsletter", metavar="NEWSLETTER", help="a newsletter id of newsroom.toml")
+    _common(send)
+    send.add_argument("--now", metavar="ISO", help="the edition due at this instant (default: now)")
+    send.set_defaults(handler=_digest_send)
     listing = actions.add_parser("list", help="each newsletter's last and next editions")
     _common(listing)
     listing.add_argument("--now", metavar="ISO", help="as of this instant (default: now)")
     listing.set_defaults(handler=_digest_list)
+
+    serve = commands.add_parser("serve", help="serve output/ and the subscriber service (unsubscribe, "
+                                              "preferences, subscribe) with waitress")
+    serve.add_argument("--port", type=int, default=8080, metavar="N", help="default 8080")
+    serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (put a reverse proxy in front)")
+    serve.add_argument("--config", type=Path, default=Path("newsroom.toml"), metavar="F")
+    serve.set_defaults(handler=_serve)
+
+    people = commands.add_parser("subscribers", help="newsletter subscribers: import, export, list, "
+                                                     "add, remove, forget")
+    tasks = people.add_subparsers(dest="action", required=True, metavar="ACTION")
+    imp = tasks.add_parser("import", help="import a CSV (email, name, language, newsletters, topics)")
+    imp.add_argument("file", type=Path, metavar="FILE.csv")
+    imp.add_argument("--pending", action="store_true",
+                     help="new subscribers confirm first (a confirmation message is sent)")
+    imp.add_argument("--resubscribe", action="store_true",
+                     help="subscribe again people who unsubscribed (only with their renewed consent)")
+    imp.add_argument("--config", type=Path, default=Path("newsroom.toml"), metavar="F")
+    imp.set_defaults(handler=_subscribers_import)
+    exp = tasks.add_parser("export", help="every subscription as CSV")
+    exp.add_argument("--to", type=Path, metavar="FILE", help="write here (default: standard output)")
+    exp.add_argument("--config", type=Path, default=Path("newsroom.toml"), metavar="F")
+    exp.set_defaults(handler=_subscribers_export)
+    lst = tasks.add_parser("list", help="counts per newsletter and status")
+    lst.add_argument("--config", type=Path, default=Path("newsroom.toml"), metavar="F")
+    lst.set_defaults(handler=_subscribers_list)
+    add = tasks.add_parser("add", help="subscribe one address (consent obtained elsewhere)")
+    add.add_argument("email")
+    add.add_argument("--newsletter", required=True, metavar="ID")
+    add.add_argument("--name", default="")
+    add.add_argument("--language", metavar="LANG")
+    add.add_argument("--topics", default="", metavar="A,B", help="narrow to these topics")
+    add.add_argument("--config", type=Path, default=Path("newsroom.toml"), metavar="F")
+    add.set_defaults(handler=_subscribers_add)
+    remove = tasks.add_parser("remove", help="unsubscribe an address (from one newsletter, or all)")
+    remove.add_argument("email")
+    remove.add_argument("--newsletter", metavar="ID")
+    remove.add_argument("--config", type=Path, default=Path("newsroom.toml"), metavar="F")
+    remove.set_defaults(handler=_subscribers_remove)
+    forget = tasks.add_parser("forget", help="erase a person's data; a keyed hash keeps them from being "
+                                             "imported again")
+    forget.add_argument("email")
+    forget.add_argument("--config", type=Path, default=Path("newsroom.toml"), metavar="F")
+    forget.set_defaults(handler=_subscribers_forget)
 
     init = commands.add_parser("init", help="write a new site into an empty folder")
     init.add_argument("folder", type=Path, metavar="DIR", help="a missing or empty folder")
@@ -237,6 +287,169 @@ def _digest_list(args, config: Config, out: Console, err: Console) -> int:
         upcoming = f"{row.next_label} at {row.next_at:%Y-%m-%d %H:%M %Z}" if row.next_at else "never"
         out.print(printable(f"{n.id} [{n.lang}] {n.title!r} ({n.schedule}): last {last}{due}; "
                             f"next {upcoming}"), markup=False)
+    return EXIT_OK
+
+
+def _digest_send(args, config: Config, out: Console, err: Console) -> int:
+    from .digest import send_edition
+
+    newsletter = config.newsletter(args.newsletter)
+    now = _now(args.now, config)
+    with _progress(err, f"sending {newsletter.id}") as progress:
+        try:
+            sending = send_edition(config, newsletter.id, now, _content_dir(args, config), progress=progress)
+        except ContentErrors as exc:
+            return _content_failed(exc, err)
+    if sending.edition is None:
+        out.print(f"{newsletter.id}: nothing to send at {now.isoformat()}", markup=False)
+        return EXIT_OK
+    r = sending.report
+    assert r is not None
+    for error in r.errors[:20]:
+        err.print(printable(f"newsroom: failed: {error}"), markup=False, soft_wrap=True)
+    out.print(f"{sending.edition.id}: {r.sent} sent, {r.skipped} skipped (nothing for them), "
+              f"{r.failed} failed, "
+              f"{r.retried} retried, {r.already_sent} sent before; {r.seconds:.1f}s, {r.rate:.1f} messages/s",
+              markup=False)
+    return EXIT_OK if not r.failed else EXIT_CONTENT
+
+
+@contextmanager
+def _progress(console, label: str) -> Iterator:
+    """A progress bar on a terminal; nothing elsewhere. Yields ``update(done, total)``."""
+    if not isinstance(console, _PlainConsole):
+        from rich.progress import Progress
+
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task(label, total=None)
+            yield lambda done, total: bar.update(task, completed=done, total=total)
+        return
+    yield None
+
+
+def _serve(args, config: Config, out: Console, err: Console) -> int:
+    import waitress
+
+    from .service import ServiceApp
+
+    app = ServiceApp(config)
+    out.print(f"serving {config.paths.output} and the subscriber service on http://{args.host}:{args.port}/ "
+              f"(public address: {config.service_url})", markup=False)
+    waitress.serve(app, host=args.host, port=args.port, threads=8, ident="newsroom",
+                   max_request_body_size=1_000_000, channel_timeout=30)
+    return EXIT_OK
+
+
+def _subscribers(config: Config):
+    from .statedb import database_url, open_database
+    from .subscribers import SubscriberStore
+
+    db = open_database(database_url(config))
+    return db, SubscriberStore(db, config, secret("NEWSROOM_SECRET"))
+
+
+def _email(text: str) -> str:
+    from .subscribers import normalize_email
+
+    try:
+        return normalize_email(text)
+    except ValueError as exc:
+        raise UsageError(f"{text!r}: {exc}") from None
+
+
+def _subscribers_import(args, config: Config, out: Console, err: Console) -> int:
+    db, store = _subscribers(config)
+    try:
+        report = store.import_csv(args.file.resolve(), _now(None, config), pending=args.pending,
+                                  resubscribe=args.resubscribe)
+        confirmations = 0
+        if report.pending:
+            from .confirm import send_confirmations
+
+            confirmations = send_confirmations(config, store, report.pending, _now(None, config))
+    finally:
+        db.close()
+    for problem in report.problems:
+        err.print(printable(str(problem)), markup=False, soft_wrap=True)
+    out.print(f"imported {args.file.name}: {report.added} added, {report.updated} updated, "
+              f"{report.unchanged} unchanged, {report.kept_unsubscribed} kept unsubscribed, "
+              f"{len(report.problems)} bad row(s)" + (f"; {confirmations} confirmation message(s) sent"
+                                                       if args.pending else ""), markup=False)
+    return EXIT_CONTENT if report.problems else EXIT_OK
+
+
+def _subscribers_export(args, config: Config, out: Console, err: Console) -> int:
+    db, store = _subscribers(config)
+    try:
+        text = store.export_csv()
+    finally:
+        db.close()
+    if args.to:
+        from .publish import write_atomically
+
+        write_atomically(args.to.resolve(), text.encode("utf-8"))
+        out.print(printable(f"wrote {args.to}"), markup=False)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _subscribers_list(args, config: Config, out: Console, err: Console) -> int:
+    from .subscribers import STATUSES
+
+    db, store = _subscribers(config)
+    try:
+        counts = store.counts()
+    finally:
+        db.close()
+    names = [n.id for n in config.newsletters] + sorted({nl for nl,
+                                                         _ in counts} - {n.id for n in config.newsletters})
+    width = max([len("newsletter"), *map(len, names)])
+    out.print(f"{'newsletter':<{width}}  " + "  ".join(f"{s:>12}" for s in STATUSES), markup=False)
+    for name in names:
+        out.print(f"{name:<{width}}  " + "  ".join(f"{counts.get((name, s), 0):>12}" for s in STATUSES),
+                  markup=False)
+    return EXIT_OK
+
+
+def _subscribers_add(args, config: Config, out: Console, err: Console) -> int:
+    db, store = _subscribers(config)
+    try:
+        topics = [t for t in args.topics.replace(",", " ").split() if t]
+        try:
+            outcome = store.subscribe(_email(args.email), args.newsletter, _now(None, config), "cli",
+                                      name=args.name, language=args.language, topics=topics)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    finally:
+        db.close()
+    out.print(f"{args.newsletter}: {outcome}", markup=False)
+    return EXIT_OK
+
+
+def _subscribers_remove(args, config: Config, out: Console, err: Console) -> int:
+    db, store = _subscribers(config)
+    try:
+        subscriber = store.get(_email(args.email))
+        if subscriber is None:
+            raise UsageError(f"no subscriber {args.email!r}")
+        if args.newsletter is not None:
+            config.newsletter(args.newsletter)
+        changed = store.set_status(subscriber.id, args.newsletter, "unsubscribed", _now(None, config), "cli")
+    finally:
+        db.close()
+    out.print(f"unsubscribed from {changed} newsletter(s)", markup=False)
+    return EXIT_OK
+
+
+def _subscribers_forget(args, config: Config, out: Console, err: Console) -> int:
+    db, store = _subscribers(config)
+    try:
+        found = store.forget(_email(args.email), _now(None, config))
+    finally:
+        db.close()
+    out.print("forgotten: their data is erased; a keyed hash keeps them from being imported again"
+              if found else "no such subscriber; the address is kept from being imported", markup=False)
     return EXIT_OK
 
 

@@ -8,25 +8,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .archive import image_dimensions
 from .build import ContentErrors, catalog_for
 from .catalog import Catalog
-from .config import Config, Newsletter, secret
+from .config import Config, ConfigError, Newsletter, secret
 from .content import Content, load_content
+from .delivery import SendReport, queue_edition, send_queued
 from .editions import Edition, EditionStore, due_edition, issued_editions
 from .messages import PREVIEW_TOKEN, MessageFactory, Recipient
 from .publish import write_atomically
 from .render.digest import DigestRenderer
-from .statedb import database_url, open_database
+from .senders import OutboxSender, SmtpSender, SmtpSettings
+from .statedb import Database, database_url, open_database
+from .subscribers import SubscriberStore
 from .templating import load_templates
 
-__all__ = ["NewsletterStatus", "Preview", "edition_messages", "newsletter_status", "render_preview"]
+__all__ = ["NewsletterStatus", "Preview", "Sending", "edition_messages", "newsletter_status",
+           "render_preview",
+           "send_edition"]
 
 SAMPLE = Recipient(id="preview", email="subscriber@example.org", name="Sample Subscriber")
 
@@ -101,6 +106,64 @@ def newsletter_status(config: Config, now: datetime,
         content.close()
 
 
+@dataclass(frozen=True)
+class Sending:
+    edition: Edition | None
+    queued: int = 0
+    report: SendReport | None = None
+
+
+def send_edition(config: Config, newsletter_id: str, now: datetime, content_dir: Path | None = None,
+                 progress: Callable[[int, int], None] | None = None, backoff: float = 1.0) -> Sending:
+    """Send the edition due at ``now`` to every active subscriber who has not had it:
+    issue it (record it) if no build has, queue a ledger row per subscriber, send."""
+    newsletter = config.newsletter(newsletter_id)
+    secret_ = secret("NEWSROOM_SECRET")
+    senders = _senders(config)
+    content = _content(config, content_dir)
+    try:
+        catalog = catalog_for(config, content, now)
+        with _database(config) as db:
+            editions = EditionStore(db)
+            edition = due_edition(newsletter, catalog, editions)
+            if edition is None:
+                return Sending(None)
+            if not edition.recorded:
+                editions.record(edition, now)
+            store = SubscriberStore(db, config, secret_)
+            queued = queue_edition(db, store, edition, now)
+            renderer = DigestRenderer(config, catalog, load_templates(config.paths.templates), newsletter,
+                                      image_dimensions(content, config))
+            factory = MessageFactory(config, renderer, edition, now, secret=secret_)
+            [(todo,)] = db.query("SELECT COUNT(*) FROM sends WHERE newsletter = :nl AND edition = :ed"
+                                 " AND status IN ('queued', 'sending')", {"nl": newsletter.id,
+                                                                          "ed": edition.label})
+            done = [0]
+
+            def step(n: int) -> None:
+                done[0] += n
+                if progress:
+                    progress(done[0], todo)
+
+            report = send_queued(db, store, config, factory, senders, lambda: datetime.now(UTC), step,
+                                 backoff=backoff)
+            return Sending(edition, queued, report)
+    finally:
+        content.close()
+
+
+def _senders(config: Config) -> list:
+    """One sender per connection: SMTP (``NEWSROOM_SMTP_URL``) or the outbox folder."""
+    if config.delivery.method == "outbox":
+        return [OutboxSender(config.paths.state / "outbox")]
+    url = secret("NEWSROOM_SMTP_URL")
+    if not url:
+        raise ConfigError("[delivery] method = \"smtp\" needs NEWSROOM_SMTP_URL "
+                          "(smtp://user:pass@host:port, smtps://…, ?starttls=true)")
+    settings = SmtpSettings.from_url(url)
+    return [SmtpSender(settings) for _ in range(config.delivery.connections)]
+
+
 def edition_messages(config: Config, catalog: Catalog, content: Content, edition: Edition,
                      recipients: Iterable[Recipient], now: datetime,
                      ) -> Iterator[tuple[Recipient, object]]:
@@ -120,7 +183,13 @@ def _content(config: Config, content_dir: Path | None) -> Content:
 
 
 @contextmanager
+def _database(config: Config) -> Iterator[Database]:
+    with closing(open_database(database_url(config))) as db:
+        yield db
+
+
+@contextmanager
 def _store(config: Config) -> Iterator[EditionStore]:
     """The editions of the state database, closed afterwards."""
-    with closing(open_database(database_url(config))) as db:
+    with _database(config) as db:
         yield EditionStore(db)

@@ -66,30 +66,33 @@ class Recipient:
 # -- tokens -------------------------------------------------------------------------------
 
 
-def _key(secret: str) -> bytes:
+def _key(secret: str, purpose: str = "subscriber") -> bytes:
     if len(secret) < MIN_SECRET_LENGTH:
         raise ConfigError("NEWSROOM_SECRET is too short to sign with "
                           f"(at least {MIN_SECRET_LENGTH} characters)")
-    return hmac.new(secret.encode("utf-8"), _TOKEN_PURPOSE, hashlib.sha256).digest()
+    label = _TOKEN_PURPOSE if purpose == "subscriber" else f"newsroom {purpose} token v1".encode()
+    return hmac.new(secret.encode("utf-8"), label, hashlib.sha256).digest()
 
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def make_token(secret: str, subscriber_id: str, newsletter_id: str) -> str:
-    """The token of one subscriber of one newsletter, for unsubscribe and preference links."""
+def make_token(secret: str, subscriber_id: str, newsletter_id: str, purpose: str = "subscriber") -> str:
+    """The token of one subscriber of one newsletter, for unsubscribe and preference links
+    (``purpose`` "subscriber"), or for another purpose ("confirm"): a token of one purpose
+    is never valid for another."""
     for name, value in (("subscriber id", subscriber_id), ("newsletter id", newsletter_id)):
         if not _TOKEN_PART.fullmatch(value):
             raise ValueError(f"a {name} in a token is 1 to 200 printable characters without a line break")
     payload = f"{subscriber_id}\n{newsletter_id}".encode()
     if len(payload) > 300:   # what read_token accepts (400 base64 characters)
         raise ValueError("a token's subscriber and newsletter ids are at most 300 bytes together")
-    mac = hmac.new(_key(secret), payload, hashlib.sha256).digest()
+    mac = hmac.new(_key(secret, purpose), payload, hashlib.sha256).digest()
     return f"{_b64(payload)}.{_b64(mac)}"
 
 
-def read_token(secret: str, token: str) -> tuple[str, str] | None:
+def read_token(secret: str, token: str, purpose: str = "subscriber") -> tuple[str, str] | None:
     """``(subscriber_id, newsletter_id)`` of a genuine token; None for anything else."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not _TOKEN.fullmatch(token):
         return None
@@ -101,7 +104,7 @@ def read_token(secret: str, token: str) -> tuple[str, str] | None:
         return None
     if _b64(payload) != payload_text or _b64(mac) != mac_text:   # one spelling per token
         return None
-    if not hmac.compare_digest(mac, hmac.new(_key(secret), payload, hashlib.sha256).digest()):
+    if not hmac.compare_digest(mac, hmac.new(_key(secret, purpose), payload, hashlib.sha256).digest()):
         return None
     subscriber_id, _, newsletter_id = payload.decode("utf-8", "replace").partition("\n")
     return subscriber_id, newsletter_id
@@ -167,6 +170,14 @@ class MessageFactory:
         self._shared_lines = "".join(_fold(h) for h in self._shared)
         self._part_heads = {subtype: "".join(_fold(h) for h in headers) + "\r\n"
                             for subtype, headers in self._part_headers.items()}
+
+    @property
+    def sender_address(self) -> str:
+        """The envelope sender (the address of ``[delivery] from``)."""
+        return self._sender_address
+
+    def message_id(self, recipient: Recipient) -> str:
+        return self._message_id(recipient)
 
     def links(self, token: str) -> Links:
         base = self.config.service_url

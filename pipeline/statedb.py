@@ -138,7 +138,8 @@ class SqliteDatabase:
 
     def __init__(self, path: Path):
         self.url = f"sqlite:///{path}"
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)   # we say when to commit
+        # we say when to commit; threads may share it under the caller's lock (the sender)
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._depth = 0
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")

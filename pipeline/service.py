@@ -1,0 +1,378 @@
+"""The subscriber service behind ``newsroom serve``: a WSGI app (served by waitress).
+
+Under ``[delivery] service_url`` it answers:
+
+- ``/unsubscribe?token=…``: GET shows a page with a button and changes nothing (mail
+  scanners fetch links); POST unsubscribes at once: RFC 8058's one-click body
+  ``List-Unsubscribe=One-Click`` from a mail provider, or the page's button;
+- ``/preferences?token=…``: language, topics and newsletters;
+- ``/subscribe``: a form; the address gets a confirmation message and is subscribed only
+  when its owner confirms (``/confirm?token=…``, again GET shows, POST acts);
+
+and serves the built ``output/`` folder for everything else, so an editor can preview the
+site. Tokens are HMAC-signed and checked in constant time; a forged or altered one gets
+403 and a page that says nothing about who is subscribed. Forms carry a signed CSRF
+value; requests are bounded in size; responses are never cached and send no referrer
+(the token is in the URL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import mimetypes
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from .config import Config, ConfigError, secret
+from .messages import read_token
+from .statedb import database_url, open_database
+from .subscribers import SubscriberStore, normalize_email
+from .templating import load_templates
+
+__all__ = ["ServiceApp"]
+
+MAX_BODY = 10_000
+SUBSCRIBE_LIMIT = 3            # confirmation messages per address per hour
+CSRF_SECONDS = 2 * 3600
+_HEADERS = [
+    ("Cache-Control", "no-store"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+]
+
+Response = tuple[str, list[tuple[str, str]], bytes]
+
+
+class ServiceApp:
+    def __init__(self, config: Config, now: Callable[[], datetime] | None = None):
+        key = secret("NEWSROOM_SECRET")
+        if not key:
+            raise ConfigError("NEWSROOM_SECRET is not set: the service checks the signed links with it")
+        self.config, self._secret = config, key
+        self._now = now or (lambda: datetime.now(UTC))
+        self._prefix = urlsplit(config.service_url).path.rstrip("/")
+        self._templates = load_templates(config.paths.templates)
+        self._recent: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+        self._csrf_key = hmac.new(key.encode(), b"newsroom csrf v1", hashlib.sha256).digest()
+
+    # -- WSGI --------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
+        try:
+            status, headers, body = self.handle(environ)
+        except ConfigError:
+            raise
+        except Exception:   # never a traceback to the client
+            status, headers, body = "500 Internal Server Error", [("Content-Type", "text/plain")], b"error\n"
+        start_response(status, [*headers, *_HEADERS, ("Content-Length", str(len(body)))])
+        return [body if environ.get("REQUEST_METHOD") != "HEAD" else b""]
+
+    def handle(self, environ: dict) -> Response:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "/") or "/"
+        if self._prefix and path.startswith(self._prefix + "/"):
+            path = path[len(self._prefix):]
+        query = parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=20)
+        routes = {"/unsubscribe": self.unsubscribe, "/preferences": self.preferences,
+                  "/subscribe": self.subscribe, "/confirm": self.confirm}
+        route = routes.get(path.rstrip("/") or "/")
+        if route is None:
+            return self.static(path, method)
+        if method not in ("GET", "HEAD", "POST"):
+            return self._plain("405 Method Not Allowed", "method not allowed\n")
+        form: dict[str, list[str]] = {}
+        if method == "POST":
+            body = self._body(environ)
+            if body is None:
+                return self._plain("413 Content Too Large", "request too large\n")
+            form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=50)
+        return route(method, query, form, environ)
+
+    # -- the endpoints ---------------------------------------------------------------------------
+
+    def unsubscribe(self, method: str, query: dict, form: dict, environ: dict) -> Response:
+        found = self._subscriber(_one(query, "token"))
+        if found is None:
+            return self._forbidden()
+        db, store, subscriber, newsletter = found
+        try:
+            one_click = _one(form, "List-Unsubscribe") == "One-Click"
+            if method == "POST" and (one_click or self._csrf_ok(_one(form, "csrf"), _one(query, "token"))):
+                store.set_status(subscriber.id, newsletter, "unsubscribed", self._now(),
+                                 "one-click" if one_click else "web")
+                return self._page(subscriber.language, "service_unsubscribed",
+                                  newsletter=self._title(newsletter))
+            if method == "POST":
+                return self._forbidden()
+            return self._page(subscriber.language, "service_unsubscribe_confirm",
+                              newsletter=self._title(newsletter),
+                              form=self._form("unsubscribe", _one(query, "token"), subscriber.language,
+                                              button="service_unsubscribe_button"))
+        finally:
+            db.close()
+
+    def confirm(self, method: str, query: dict, form: dict, environ: dict) -> Response:
+        token = _one(query, "token")
+        found = self._subscriber(token, purpose="confirm")
+        if found is None:
+            return self._forbidden()
+        db, store, subscriber, newsletter = found
+        try:
+            if method == "POST" and self._csrf_ok(_one(form, "csrf"), token):
+                status = subscriber.subscriptions.get(newsletter, ("", ()))[0]
+                if status == "pending":
+                    store.set_status(subscriber.id, newsletter, "active", self._now(), "confirmed by link")
+                return self._page(subscriber.language, "service_confirmed",
+                                  newsletter=self._title(newsletter))
+            if method == "POST":
+                return self._forbidden()
+            return self._page(subscriber.language, "service_confirm", newsletter=self._title(newsletter),
+                              form=self._form("confirm", token, subscriber.language,
+                                              button="service_confirm_button"))
+        finally:
+            db.close()
+
+    def preferences(self, method: str, query: dict, form: dict, environ: dict) -> Response:
+        token = _one(query, "token")
+        found = self._subscriber(token)
+        if found is None:
+            return self._forbidden()
+        db, store, subscriber, _ = found
+        try:
+            lang = subscriber.language
+            if method == "POST":
+                if not self._csrf_ok(_one(form, "csrf"), token):
+                    return self._forbidden()
+                now = self._now()
+                language = _one(form, "language")
+                if language in self.config.site.languages:
+                    store.set_language(subscriber.id, language)
+                    lang = language
+                chosen = set(form.get("newsletter", []))
+                for nl in self.config.newsletters:
+                    state = subscriber.subscriptions.get(nl.id, (None, ()))[0]
+                    if nl.id in chosen and state in (None, "unsubscribed"):
+                        store.subscribe(subscriber.email, nl.id, now, "preferences page", resubscribe=True)
+                    elif nl.id not in chosen and state in ("active", "pending"):
+                        store.set_status(subscriber.id, nl.id, "unsubscribed", now, "preferences page")
+                topics = [t for t in form.get("topic", []) if t in self.config.topics]
+                for nl in self.config.newsletters:
+                    if nl.id in chosen:
+                        covered = [t for t in topics if not nl.topics or t in nl.topics]
+                        store.set_topics(subscriber.id, nl.id, covered, now)
+                subscriber = store.by_key(subscriber.key) or subscriber
+                note = "service_saved"
+            else:
+                note = None
+            return self._page(lang, "service_preferences", note=note,
+                              form=self._preferences_form(token, subscriber, lang))
+        finally:
+            db.close()
+
+    def subscribe(self, method: str, query: dict, form: dict, environ: dict) -> Response:
+        lang = _one(query, "lang") if _one(query, "lang") in self.config.site.languages \
+            else self.config.site.default_language
+        if method != "POST":
+            return self._page(lang, "service_subscribe", form=self._subscribe_form(lang))
+        if not self._csrf_ok(_one(form, "csrf"), "subscribe"):
+            return self._forbidden()
+        newsletter = _one(form, "newsletter")
+        if newsletter not in {n.id for n in self.config.newsletters}:
+            return self._page(lang, "service_subscribe", status="400 Bad Request", note="service_bad_request",
+                              form=self._subscribe_form(lang))
+        try:
+            email = normalize_email(_one(form, "email"))
+        except ValueError:
+            return self._page(lang, "service_subscribe", status="400 Bad Request", note="service_bad_address",
+                              form=self._subscribe_form(lang))
+        if self._limited(email):
+            return self._page(lang, "service_subscribe", status="429 Too Many Requests",
+                              note="service_limited",
+                              form=self._subscribe_form(lang))
+        db = open_database(database_url(self.config))
+        try:
+            store = SubscriberStore(db, self.config, self._secret)
+            topics = [t for t in form.get("topic", []) if t in self.config.topics]
+            nl = self.config.newsletter(newsletter)
+            topics = [t for t in topics if not nl.topics or t in nl.topics]
+            try:
+                outcome = store.subscribe(email, newsletter, self._now(), "web form", language=lang,
+                                          topics=topics, pending=True, resubscribe=True)
+            except ValueError:
+                outcome = "refused"   # forgotten on request: say nothing different
+            subscriber = store.get(email)
+            status = subscriber.subscriptions.get(newsletter, ("",))[0] if subscriber else ""
+            if outcome != "refused" and status == "pending":
+                from .confirm import send_confirmations
+
+                send_confirmations(self.config, store, [(email, newsletter)], self._now())
+        finally:
+            db.close()
+        # the same answer whoever the address belongs to: the form reveals nobody's subscriptions
+        return self._page(lang, "service_check_mail")
+
+    # -- static files -------------------------------------------------------------------------
+
+    def static(self, path: str, method: str) -> Response:
+        if method not in ("GET", "HEAD"):
+            return self._plain("405 Method Not Allowed", "method not allowed\n")
+        root = self.config.paths.output.resolve()
+        target = (root / path.lstrip("/")).resolve()
+        if not target.is_relative_to(root) or any(p.startswith(".") for p in target.relative_to(root).parts):
+            return self._plain("404 Not Found", "not found\n")
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_file():
+            return self._plain("404 Not Found", "not found\n")
+        media_type = _media_type(target)
+        return "200 OK", [("Content-Type", media_type)], target.read_bytes()
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _subscriber(self, token: str, purpose: str = "subscriber"):
+        """(db, store, subscriber, newsletter) for a genuine token; None for anything else."""
+        if not token:
+            return None
+        read = read_token(self._secret, token, purpose)
+        if read is None:
+            return None
+        key, newsletter = read
+        db = open_database(database_url(self.config))
+        store = SubscriberStore(db, self.config, self._secret)
+        subscriber = store.by_key(key)
+        if subscriber is None or newsletter not in subscriber.subscriptions:
+            db.close()
+            return None
+        return db, store, subscriber, newsletter
+
+    def _csrf(self, bound_to: str) -> str:
+        stamp = str(int(time.time()))
+        mac = hmac.new(self._csrf_key, f"{stamp}:{bound_to}".encode(), hashlib.sha256).hexdigest()
+        return f"{stamp}.{mac}"
+
+    def _csrf_ok(self, value: str, bound_to: str) -> bool:
+        stamp, _, mac = value.partition(".")
+        if not stamp.isdigit() or not 0 <= time.time() - int(stamp) <= CSRF_SECONDS:
+            return False
+        expected = hmac.new(self._csrf_key, f"{stamp}:{bound_to}".encode(), hashlib.sha256).hexdigest()
+        return hmac.compare_digest(mac, expected)
+
+    def _limited(self, email: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            recent = self._recent[email]
+            while recent and now - recent[0] > 3600:
+                recent.popleft()
+            if len(recent) >= SUBSCRIBE_LIMIT:
+                return True
+            recent.append(now)
+            return False
+
+    def _body(self, environ: dict) -> bytes | None:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return None
+        if length > MAX_BODY or length < 0:
+            return None
+        return environ["wsgi.input"].read(length) if length else b""
+
+    def _title(self, newsletter: str) -> str:
+        try:
+            return self.config.newsletter(newsletter).title
+        except ConfigError:
+            return newsletter
+
+    def _strings(self, lang: str) -> dict[str, str]:
+        strings = self._templates.strings
+        return {**strings.get(self.config.site.default_language, {}), **strings.get(lang, {})}
+
+    def _form(self, action: str, token: str, lang: str, button: str) -> str:
+        t = self._strings(lang)
+        url = f"{self.config.service_url}{action}?token={escape(token)}"
+        return (f'<form method="post" action="{url}"><input type="hidden" name="csrf" '
+                f'value="{self._csrf(token)}"><button type="submit">{escape(t[button])}</button></form>')
+
+    def _subscribe_form(self, lang: str) -> str:
+        t = self._strings(lang)
+        options = "".join(f'<option value="{escape(n.id)}">{escape(n.title)}</option>'
+                          for n in self.config.newsletters)
+        topics = "".join(f'<label><input type="checkbox" name="topic" value="{escape(k)}"> '
+                         f'{escape(self.config.site.text(v.title, lang))}</label><br>'
+                         for k, v in self.config.topics.items())
+        return (f'<form method="post" action="{self.config.service_url}subscribe?lang={lang}">'
+                f'<input type="hidden" name="csrf" value="{self._csrf("subscribe")}">'
+                f'<p><label for="email">{escape(t["service_email"])}</label><br>'
+                f'<input id="email" name="email" type="email" required autocomplete="email"></p>'
+                f'<p><label for="newsletter">{escape(t["service_newsletter"])}</label><br>'
+                f'<select id="newsletter" name="newsletter">{options}</select></p>'
+                f'<fieldset><legend>{escape(t["service_topics"])}</legend>{topics}</fieldset>'
+                f'<p><button type="submit">{escape(t["service_subscribe_button"])}</button></p></form>')
+
+    def _preferences_form(self, token: str, subscriber, lang: str) -> str:
+        t = self._strings(lang)
+        languages = "".join(
+            f'<option value="{code}"{" selected" if code == subscriber.language else ""}>{code}</option>'
+            for code in self.config.site.languages)
+        newsletters = "".join(
+            f'<label><input type="checkbox" name="newsletter" value="{escape(n.id)}"'
+            f'{" checked" if subscriber.subscriptions.get(n.id, ("",))[0] in ("active", "pending") else ""}> '
+            f'{escape(n.title)}</label><br>' for n in self.config.newsletters)
+        chosen = {topic for status, topics in subscriber.subscriptions.values() for topic in topics}
+        topics = "".join(f'<label><input type="checkbox" name="topic" value="{escape(k)}"'
+                         f'{" checked" if k in chosen else ""}> '
+                         f'{escape(self.config.site.text(v.title, lang))}'
+                         f'</label><br>' for k, v in self.config.topics.items())
+        return (f'<form method="post" action="{self.config.service_url}preferences?token={escape(token)}">'
+                f'<input type="hidden" name="csrf" value="{self._csrf(token)}">'
+                f'<p><label for="language">{escape(t["service_language"])}</label><br>'
+                f'<select id="language" name="language">{languages}</select></p>'
+                f'<fieldset><legend>{escape(t["service_newsletters"])}</legend>{newsletters}</fieldset>'
+                f'<fieldset><legend>{escape(t["service_topics_hint"])}</legend>{topics}</fieldset>'
+                f'<p><button type="submit">{escape(t["service_save"])}</button></p></form>')
+
+    def _page(self, lang: str, key: str, status: str = "200 OK", note: str | None = None, form: str = "",
+              **values: str) -> Response:
+        t = self._strings(lang)
+        site = self.config.site
+        html = self._templates.render(
+            "service/page.html", lang=lang, t=t, site=site, up=None, site_title=site.text(site.title, lang),
+            title=t[key + "_title"] if key + "_title" in t else t[key].format(**values),
+            message=t[key].format(**values), note=t[note] if note else None, form=form,
+            canonical=self.config.service_url, alternates=[], head_feeds=[], feed_links=lambda _: [],
+            home=site.base_url)
+        return status, [("Content-Type", "text/html; charset=utf-8")], html.encode("utf-8")
+
+    def _forbidden(self) -> Response:
+        lang = self.config.site.default_language
+        status, headers, body = self._page(lang, "service_forbidden", status="403 Forbidden")
+        return status, headers, body
+
+    @staticmethod
+    def _plain(status: str, text: str) -> Response:
+        return status, [("Content-Type", "text/plain; charset=utf-8")], text.encode()
+
+
+def _one(values: dict[str, list[str]], name: str) -> str:
+    found = values.get(name) or [""]
+    return found[0][:2000]
+
+
+def _media_type(path: Path) -> str:
+    types = {".atom": "application/atom+xml", ".rss": "application/rss+xml", ".opml": "text/x-opml",
+             ".svg": "image/svg+xml", ".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8"}
+    if path.suffix == ".json":
+        feed = "feeds" in path.parts or "partners" in path.parts
+        return "application/feed+json" if feed else "application/json"
+    return types.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
