@@ -45,6 +45,8 @@ _TOKEN_PURPOSE = b"newsroom subscriber token v1"
 # "word") into encoded words, and List-Unsubscribe must stay a plain <https://...> list.
 SMTP = _SMTP.clone(max_line_length=998)
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,400}\.[A-Za-z0-9_-]{43}")
+_SIMPLE_NAME = re.compile(r"(?:[A-Za-z0-9]+(?: [A-Za-z0-9]+)*)?")   # needs no quoting or encoding
+_SIMPLE_ADDRESS = re.compile(r"[a-z0-9._+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+")
 _TOKEN_PART = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 _UNSAFE_IN_HEADER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
@@ -212,9 +214,9 @@ class MessageFactory:
         token = self.token(recipient)
         boundary = self._boundary
         return "".join((
-            self._head, _fold(self._to(recipient)), variant.subject, self._shared_lines,
-            _fold(_header("Message-ID", self._message_id(recipient))),
-            _fold(_header("List-Unsubscribe", self._unsubscribe_header(token))), "\r\n",
+            self._head, self._to_line(recipient), variant.subject, self._shared_lines,
+            _plain_line("Message-ID", self._message_id(recipient)),
+            _plain_line("List-Unsubscribe", self._unsubscribe_header(token)), "\r\n",
             f"--{boundary}\r\n", self._part_heads["plain"], _qp_join(variant.text, token), "\r\n",
             f"--{boundary}\r\n", self._part_heads["html"], _qp_join(variant.html, token), "\r\n",
             f"--{boundary}--\r\n",
@@ -253,6 +255,14 @@ class MessageFactory:
             except RecipientError as exc:
                 self.refused.append((recipient, str(exc)))
 
+    def _to_line(self, recipient: Recipient) -> str:
+        """The folded To header; a plain name and address written directly (what the
+        email package writes for them, and a fifth of a message's cost when parsed)."""
+        name = _one_line(recipient.name)
+        if _SIMPLE_NAME.fullmatch(name) and _SIMPLE_ADDRESS.fullmatch(recipient.email):
+            return f"To: {name} <{recipient.email}>\r\n" if name else f"To: {recipient.email}\r\n"
+        return _fold(self._to(recipient))
+
     def _to(self, recipient: Recipient):
         """The To header, checked: one address, exactly the recipient's, on one line."""
         address = _addr_spec(recipient.email)
@@ -286,6 +296,14 @@ def _header(name: str, value):
 
 def _fold(header) -> str:
     return header.fold(policy=SMTP)
+
+
+def _plain_line(name: str, value: str) -> str:
+    """A header of ASCII text we made (Message-ID, List-Unsubscribe) as the policy folds it:
+    as is, while it fits a line."""
+    if value.isascii() and len(name) + len(value) < 990 and "=?" not in value and value.isprintable():
+        return f"{name}: {value}\r\n"
+    return _fold(_header(name, value))
 
 
 def _qp_segments(body: str, placeholder: str) -> tuple[str, ...]:

@@ -142,6 +142,9 @@ class SqliteDatabase:
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._depth = 0
         self._db.execute("PRAGMA journal_mode=WAL")
+        # WAL commits survive a killed process without an fsync each; only a power cut may
+        # lose the last ones (a send ledger then repeats its last few messages)
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
 
     def query(self, sql: str, params: Params | None = None) -> list[tuple]:

@@ -433,14 +433,14 @@ def test_an_unknown_newsletter_is_a_usage_error(dsite, capsys):
 # -- the wire format ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["", "Anna Virtanen", "Päivi Hyvönen-Åström", 'Dr. "Quoted" O\'Brien, Jr.',
+@pytest.mark.parametrize("name", ["", "Anna Virtanen", "Reader 17", "Päivi Hyvönen-Åström", 'Dr. "Quoted" O\'Brien, Jr.',
                                   "=?utf-8?q?Admin?=", "x" * 300])
 def test_the_fast_wire_format_is_the_email_packages_byte_for_byte(dsite, name):
     state = State(dsite, "2026-12-01T12:00")
     edition = state.edition()
     factory = state.factory(edition)
-    for topics in ((), ("medtech",)):
-        recipient = Recipient("99", "reader@example.org", name, topics=topics)
+    for topics, address in (((), "reader@example.org"), (("medtech",), "Reader.Name+x@Example.org")):
+        recipient = Recipient("99", address, name, topics=topics)
         assert factory.message_bytes(recipient) == factory.message(recipient).as_bytes()
     assert factory.message_bytes(Recipient("1", "a@example.org", topics=("pharma",))) is None
 
