@@ -263,3 +263,28 @@ def test_a_confirm_token_cannot_unsubscribe_and_the_reverse():
     confirm = make_token(SECRET, "k", "weekly-en", "confirm")
     assert read_token(SECRET, confirm) is None and read_token(SECRET, confirm, "confirm") == ("k",
                                                                                               "weekly-en")
+
+
+def test_a_pending_import_sends_confirmation_messages_first(ssite, monkeypatch, capsys):
+    path = write_csv(ssite, "email,newsletters\nnew1@example.org,weekly-en\nnew2@example.org,weekly-en\n")
+    with SmtpServer() as server:
+        monkeypatch.setenv("NEWSROOM_SMTP_URL", server.url)
+        assert main(["subscribers", "import", str(path), "--pending", "--config",
+                     str(ssite.config_path)]) == 0
+        assert "2 confirmation message(s) sent" in capsys.readouterr().out
+        assert sorted(server.handler.recipients()) == ["new1@example.org", "new2@example.org"]
+        message = email.message_from_bytes(server.handler.messages[0][1], policy=policy.default)
+        assert "confirm?token=" in message.get_content()
+        sending = send(ssite, server, monkeypatch)   # pending people get no edition
+    assert sending.report.sent == 0
+
+
+def test_sending_keeps_to_the_rate_limit(ssite, monkeypatch):
+    site = Site(ssite.root / "slow", SMTP_TOML.replace("rate_per_second = 1000", "rate_per_second = 20")) \
+        if (ssite.root / "slow").mkdir() is None else None
+    news(site, "a", "2026-11-24T09:00")
+    add(site, 11)
+    with SmtpServer() as server:
+        sending = send(site, server, monkeypatch)
+    # 11 starts at 20 a second are 10 intervals of 50 ms, whatever the two connections do
+    assert sending.report.sent == 11 and sending.report.seconds >= 0.49

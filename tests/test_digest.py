@@ -433,7 +433,8 @@ def test_an_unknown_newsletter_is_a_usage_error(dsite, capsys):
 # -- the wire format ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["", "Anna Virtanen", "Reader 17", "Päivi Hyvönen-Åström", 'Dr. "Quoted" O\'Brien, Jr.',
+@pytest.mark.parametrize("name", ["", "Anna Virtanen", "Reader 17", "Päivi Hyvönen-Åström",
+                                  'Dr. "Quoted" O\'Brien, Jr.',
                                   "=?utf-8?q?Admin?=", "x" * 300])
 def test_the_fast_wire_format_is_the_email_packages_byte_for_byte(dsite, name):
     state = State(dsite, "2026-12-01T12:00")
