@@ -133,3 +133,19 @@ def test_a_build_runs_the_same_through_sqlalchemy(tmp_path, monkeypatch):
         outputs[transport] = (site.output / "syndication/changes.json").read_text()
     assert outputs["sqlite"] == outputs["sqlite+pysqlite"]
     assert outputs["sqlite"].count('"event": "published"') == 2
+
+
+def test_the_snapshot_a_new_sqlite_database_is_made_from_is_alembics_head(tmp_path):
+    """A new SQLite file gets the head schema from migrations/head.sqlite.sql (no Alembic
+    import on a first build). After a new migration, write the snapshot again with:
+    python -c "from pipeline.statedb import *; from pathlib import Path; p = Path('/tmp/s.db');
+    _run_alembic(f'sqlite:///{p}'); SNAPSHOT.write_text(SqliteDatabase(p).schema())"."""
+    from pipeline.statedb import SNAPSHOT, SqliteDatabase
+
+    _run_alembic(f"sqlite:///{tmp_path / 'alembic.db'}")
+    made_by_alembic = SqliteDatabase(tmp_path / "alembic.db").schema()
+    assert SNAPSHOT.read_text(encoding="utf-8") == made_by_alembic
+    fresh = open_database(f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert fresh.schema() == made_by_alembic
+    assert fresh.query("SELECT version_num FROM alembic_version") == [(HEAD,)]
+    fresh.close()

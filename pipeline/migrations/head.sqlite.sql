@@ -1,0 +1,102 @@
+CREATE TABLE alembic_version (
+	version_num VARCHAR(32) NOT NULL, 
+	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
+);
+CREATE TABLE published (
+	target TEXT NOT NULL, 
+	id TEXT NOT NULL, 
+	url TEXT NOT NULL, 
+	lang TEXT NOT NULL, 
+	modified TEXT NOT NULL, 
+	PRIMARY KEY (target, id)
+);
+CREATE TABLE changes (
+	target TEXT NOT NULL, 
+	seq INTEGER NOT NULL, 
+	at TEXT NOT NULL, 
+	event TEXT NOT NULL, 
+	id TEXT NOT NULL, 
+	url TEXT NOT NULL, 
+	lang TEXT NOT NULL, 
+	modified TEXT, 
+	PRIMARY KEY (target, seq), 
+	CONSTRAINT changes_event CHECK (event IN ('published', 'updated', 'withdrawn'))
+);
+CREATE TABLE sequence (
+	target TEXT NOT NULL, 
+	last_seq INTEGER NOT NULL, 
+	PRIMARY KEY (target)
+);
+CREATE TABLE editions (
+	newsletter TEXT NOT NULL, 
+	edition TEXT NOT NULL, 
+	scheduled_at TEXT NOT NULL, 
+	window_start TEXT NOT NULL, 
+	made_at TEXT NOT NULL, 
+	PRIMARY KEY (newsletter, edition)
+);
+CREATE TABLE edition_entries (
+	newsletter TEXT NOT NULL, 
+	edition TEXT NOT NULL, 
+	position INTEGER NOT NULL, 
+	kind TEXT NOT NULL, 
+	item_id TEXT NOT NULL, 
+	modified TEXT, 
+	title TEXT NOT NULL, 
+	url TEXT NOT NULL, 
+	lang TEXT NOT NULL, 
+	topics TEXT NOT NULL, 
+	PRIMARY KEY (newsletter, edition, position), 
+	CONSTRAINT edition_entries_kind CHECK (kind IN ('new', 'updated', 'withdrawn'))
+);
+CREATE TABLE subscribers (
+	id INTEGER NOT NULL, 
+	email TEXT NOT NULL, 
+	name TEXT DEFAULT '' NOT NULL, 
+	language TEXT NOT NULL, 
+	token_key TEXT NOT NULL, 
+	hard_bounces INTEGER DEFAULT '0' NOT NULL, 
+	created_at TEXT NOT NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (email), 
+	UNIQUE (token_key)
+);
+CREATE TABLE subscriptions (
+	subscriber_id INTEGER NOT NULL, 
+	newsletter TEXT NOT NULL, 
+	topics TEXT DEFAULT '' NOT NULL, 
+	status TEXT NOT NULL, 
+	updated_at TEXT NOT NULL, 
+	PRIMARY KEY (subscriber_id, newsletter), 
+	CONSTRAINT subscriptions_status CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced')), 
+	FOREIGN KEY(subscriber_id) REFERENCES subscribers (id) ON DELETE CASCADE
+);
+CREATE TABLE consents (
+	id INTEGER NOT NULL, 
+	subscriber_id INTEGER NOT NULL, 
+	newsletter TEXT NOT NULL, 
+	action TEXT NOT NULL, 
+	source TEXT NOT NULL, 
+	at TEXT NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(subscriber_id) REFERENCES subscribers (id) ON DELETE CASCADE
+);
+CREATE INDEX consents_subscriber ON consents (subscriber_id);
+CREATE TABLE forgotten (
+	email_hash TEXT NOT NULL, 
+	at TEXT NOT NULL, 
+	PRIMARY KEY (email_hash)
+);
+CREATE TABLE sends (
+	newsletter TEXT NOT NULL, 
+	edition TEXT NOT NULL, 
+	subscriber_id INTEGER NOT NULL, 
+	status TEXT NOT NULL, 
+	attempts INTEGER DEFAULT '0' NOT NULL, 
+	message_id TEXT, 
+	error TEXT, 
+	updated_at TEXT NOT NULL, 
+	PRIMARY KEY (newsletter, edition, subscriber_id), 
+	CONSTRAINT sends_status CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'skipped')), 
+	FOREIGN KEY(subscriber_id) REFERENCES subscribers (id) ON DELETE CASCADE
+);
