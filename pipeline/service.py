@@ -300,7 +300,7 @@ class ServiceApp:
 
     def _form(self, action: str, token: str, lang: str, button: str) -> str:
         t = self._strings(lang)
-        url = f"{self.config.service_url}{action}?token={escape(token)}"
+        url = f"{action}?token={escape(token)}"   # relative: right behind any proxy
         return (f'<form method="post" action="{url}"><input type="hidden" name="csrf" '
                 f'value="{self._csrf(token)}"><button type="submit">{escape(t[button])}</button></form>')
 
@@ -311,7 +311,7 @@ class ServiceApp:
         topics = "".join(f'<label><input type="checkbox" name="topic" value="{escape(k)}"> '
                          f'{escape(self.config.site.text(v.title, lang))}</label><br>'
                          for k, v in self.config.topics.items())
-        return (f'<form method="post" action="{self.config.service_url}subscribe?lang={lang}">'
+        return (f'<form method="post" action="subscribe?lang={lang}">'
                 f'<input type="hidden" name="csrf" value="{self._csrf("subscribe")}">'
                 f'<p><label for="email">{escape(t["service_email"])}</label><br>'
                 f'<input id="email" name="email" type="email" required autocomplete="email"></p>'
@@ -334,7 +334,7 @@ class ServiceApp:
                          f'{" checked" if k in chosen else ""}> '
                          f'{escape(self.config.site.text(v.title, lang))}'
                          f'</label><br>' for k, v in self.config.topics.items())
-        return (f'<form method="post" action="{self.config.service_url}preferences?token={escape(token)}">'
+        return (f'<form method="post" action="preferences?token={escape(token)}">'
                 f'<input type="hidden" name="csrf" value="{self._csrf(token)}">'
                 f'<p><label for="language">{escape(t["service_language"])}</label><br>'
                 f'<select id="language" name="language">{languages}</select></p>'

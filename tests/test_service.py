@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import re
 import threading
+from urllib.parse import urljoin
 from email import policy
 
 import pytest
@@ -97,8 +98,10 @@ def test_a_forged_or_altered_token_is_refused_and_reveals_nothing(served):
 
 def test_double_opt_in_through_the_form_and_the_confirmation_message(served):
     site, base = served
-    form = requests.get(f"{base}subscribe", timeout=10).text
-    answer = requests.post(f"{base}subscribe", data={"csrf": csrf_of(form), "email": "New@Example.org",
+    page = requests.get(f"{base}subscribe", timeout=10)
+    form = page.text
+    action = re.search(r'<form method="post" action="([^"]+)"', form).group(1)
+    answer = requests.post(urljoin(page.url, action), data={"csrf": csrf_of(form), "email": "New@Example.org",
                                                      "newsletter": "weekly-en", "topic": ["medtech"]},
                            timeout=10)
     assert answer.status_code == 200 and "Check your email" in answer.text
