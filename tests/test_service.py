@@ -5,8 +5,8 @@ from __future__ import annotations
 import email
 import re
 import threading
-from urllib.parse import urljoin
 from email import policy
+from urllib.parse import urljoin
 
 import pytest
 import requests
