@@ -308,10 +308,10 @@ def _digest_send(args, config: Config, out: Console, err: Console) -> int:
     for error in r.errors[:20]:
         err.print(printable(f"newsroom: failed: {error}"), markup=False, soft_wrap=True)
     out.print(f"{sending.edition.id}: {r.sent} sent, {r.skipped} skipped (nothing for them), "
-              f"{r.failed} failed, "
+              f"{r.failed} failed, {r.deferred} deferred to the next run, {r.unknown} of unknown outcome, "
               f"{r.retried} retried, {r.already_sent} sent before; {r.seconds:.1f}s, {r.rate:.1f} messages/s",
               markup=False)
-    return EXIT_OK if not r.failed else EXIT_CONTENT
+    return EXIT_OK if not (r.failed or r.deferred or r.unknown) else EXIT_CONTENT
 
 
 @contextmanager

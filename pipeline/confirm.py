@@ -13,8 +13,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
 from .config import Config, ConfigError, secret
-from .messages import SMTP, make_token
-from .senders import PermanentFailure, TemporaryFailure
+from .messages import SMTP, RecipientError, envelope_address, make_token
+from .senders import PermanentFailure, ServerUnavailable, TemporaryFailure, UnknownOutcome
 from .subscribers import SubscriberStore
 
 __all__ = ["confirmation_message", "send_confirmations"]
@@ -44,7 +44,7 @@ def confirmation_message(config: Config, email: str, token_key: str, newsletter_
     name, address = parseaddr(config.delivery.sender)
     message = EmailMessage(policy=SMTP)
     message["From"] = Address(display_name=name.replace("=?", "= ?"), addr_spec=address)
-    message["To"] = email
+    message["To"] = envelope_address(email)
     message["Subject"] = subject.format(newsletter=newsletter.title.replace("=?", "= ?"))
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(domain=address.rsplit("@", 1)[-1])
@@ -65,12 +65,12 @@ def send_confirmations(config: Config, store: SubscriberStore, pending: list[tup
             subscriber = store.get(email)
             if subscriber is None:
                 continue
-            message = confirmation_message(config, email, subscriber.key, newsletter, now)
             try:
-                sender.send(parseaddr(config.delivery.sender)[1], email, message.as_bytes(),
+                message = confirmation_message(config, email, subscriber.key, newsletter, now)
+                sender.send(parseaddr(config.delivery.sender)[1], envelope_address(email), message.as_bytes(),
                             message["Message-ID"])
                 sent += 1
-            except (TemporaryFailure, PermanentFailure):
+            except (RecipientError, TemporaryFailure, PermanentFailure, UnknownOutcome, ServerUnavailable):
                 continue
     finally:
         sender.close()

@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 
 from .config import Config, ConfigError, Newsletter
 from .editions import Edition
-from .messages import MessageFactory, Recipient, RecipientError
-from .senders import PermanentFailure, TemporaryFailure
+from .messages import MessageFactory, Recipient, RecipientError, envelope_address
+from .senders import PermanentFailure, ServerUnavailable, TemporaryFailure, UnknownOutcome
 from .statedb import Database
 from .subscribers import SubscriberStore
 
@@ -41,6 +41,8 @@ class SendReport:
     sent: int = 0
     skipped: int = 0          # nothing in the edition for them, or unsubscribed meanwhile
     failed: int = 0
+    deferred: int = 0         # still temporarily failing after every try: queued for the next run
+    unknown: int = 0          # no answer after the message went out: maybe delivered, not resent
     retried: int = 0
     already_sent: int = 0     # from an earlier run
     seconds: float = 0.0
@@ -104,13 +106,17 @@ def send_queued(db: Database, store: SubscriberStore, config: Config, factory: M
     limit = _RateLimit(config.delivery.rate_per_second)
     envelope_from = factory.sender_address
 
-    def mark(sid: int, status: str, error: str | None = None, message_id: str | None = None) -> None:
+    def mark(sid: int, status: str, error: str | None = None, message_id: str | None = None,
+             claim: bool = False) -> bool:
+        """Set a row's status; with ``claim``, only a row not sent yet (False if it was)."""
+        guard = " AND status IN ('queued', 'sending')" if claim else ""
         with lock:
-            db.execute("UPDATE sends SET status = :status, attempts = attempts + :tried, error = :error,"
-                       " message_id = COALESCE(:mid, message_id), updated_at = :at"
-                       " WHERE newsletter = :nl AND edition = :ed AND subscriber_id = :sid",
-                       {**key, "sid": sid, "status": status, "error": error, "mid": message_id,
-                        "tried": 1 if status == "sending" else 0, "at": now().astimezone(UTC).isoformat()})
+            return bool(db.execute(
+                "UPDATE sends SET status = :status, attempts = attempts + :tried, error = :error,"
+                " message_id = COALESCE(:mid, message_id), updated_at = :at"
+                " WHERE newsletter = :nl AND edition = :ed AND subscriber_id = :sid" + guard,
+                {**key, "sid": sid, "status": status, "error": error, "mid": message_id,
+                 "tried": 1 if status == "sending" else 0, "at": now().astimezone(UTC).isoformat()}))
 
     def recipient_of(sid: int) -> Recipient | None:
         with lock:
@@ -130,6 +136,7 @@ def send_queued(db: Database, store: SubscriberStore, config: Config, factory: M
             return
         try:
             message = factory.message_bytes(recipient)
+            envelope_to = envelope_address(recipient.email)
         except RecipientError as exc:
             mark(sid, "failed", str(exc))
             _count(report, lock, "failed", str(exc))
@@ -142,29 +149,51 @@ def send_queued(db: Database, store: SubscriberStore, config: Config, factory: M
         delay = backoff
         for attempt in range(1, MAX_ATTEMPTS + 1):
             limit.wait()
-            mark(sid, "sending", message_id=message_id)   # committed before the message leaves
+            # committed before the message leaves; a row another run sent meanwhile is left alone
+            if not mark(sid, "sending", message_id=message_id, claim=True):
+                return
             try:
-                sender.send(envelope_from, recipient.email, message, message_id)
+                sender.send(envelope_from, envelope_to, message, message_id)
             except TemporaryFailure as exc:
-                if attempt == MAX_ATTEMPTS:
-                    mark(sid, "failed", f"gave up after {attempt} tries: {exc}")
-                    _count(report, lock, "failed", f"{recipient.email}: {exc}")
+                if attempt == MAX_ATTEMPTS:   # greylisting, a busy server: the next run tries again
+                    mark(sid, "queued", f"deferred after {attempt} tries: {exc}")
+                    _count(report, lock, "deferred", f"{recipient.email}: deferred: {exc}")
                     return
                 _count(report, lock, "retried")
                 time.sleep(delay)
                 delay *= 2
                 continue
+            except UnknownOutcome as exc:
+                mark(sid, "failed", f"unknown outcome: {exc}")
+                _count(report, lock, "unknown", f"{recipient.email}: {exc}")
+                return
             except PermanentFailure as exc:
                 mark(sid, "failed", str(exc))
-                with lock:
-                    store.hard_bounce(sid, now())
+                if exc.bounce:
+                    with lock:
+                        store.hard_bounce(sid, now())
                 _count(report, lock, "failed", f"{recipient.email}: {exc}")
                 return
+            except ServerUnavailable:
+                mark(sid, "queued", "the server was unavailable")
+                raise
             mark(sid, "sent")
+            with lock:
+                store.delivered(sid)
             _count(report, lock, "sent")
             if progress:
                 progress(1)
             return
+
+    def guarded(sender, sid: int) -> None:
+        """One row; whatever goes wrong with it is that row's failure, not the run's."""
+        try:
+            one(sender, sid)
+        except (ServerUnavailable, ConfigError):
+            raise
+        except Exception as exc:
+            mark(sid, "failed", f"{type(exc).__name__}: {exc}")
+            _count(report, lock, "failed", f"subscriber {sid}: {type(exc).__name__}: {exc}")
 
     failures: list[BaseException] = []
 
@@ -175,8 +204,8 @@ def send_queued(db: Database, store: SubscriberStore, config: Config, factory: M
                     sid = jobs.get_nowait()
                 except queue.Empty:
                     return
-                one(sender, sid)
-        except BaseException as exc:   # a configuration error (login refused): stop everyone
+                guarded(sender, sid)
+        except BaseException as exc:   # the server is gone, or refused us: stop everyone
             failures.append(exc)
             while not jobs.empty():
                 try:
@@ -194,7 +223,12 @@ def send_queued(db: Database, store: SubscriberStore, config: Config, factory: M
     report.seconds = time.perf_counter() - started
     if failures:
         error = failures[0]
-        raise error if isinstance(error, ConfigError) else RuntimeError(f"sending stopped: {error}")
+        if isinstance(error, ConfigError):
+            raise error
+        left = db.query("SELECT COUNT(*) FROM sends WHERE newsletter = :nl AND edition = :ed"
+                        " AND status IN ('queued', 'sending')", key)[0][0]
+        raise ConfigError(f"sending stopped: {error}; {report.sent} sent in this run, {left} still queued "
+                          "(run the same command again to send them)")
     return report
 
 

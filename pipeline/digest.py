@@ -123,7 +123,7 @@ def send_edition(config: Config, newsletter_id: str, now: datetime, content_dir:
     content = _content(config, content_dir)
     try:
         catalog = catalog_for(config, content, now)
-        with _database(config) as db:
+        with _send_lock(config, newsletter.id), _database(config) as db:
             editions = EditionStore(db)
             edition = due_edition(newsletter, catalog, editions)
             if edition is None:
@@ -150,6 +150,25 @@ def send_edition(config: Config, newsletter_id: str, now: datetime, content_dir:
             return Sending(edition, queued, report)
     finally:
         content.close()
+
+
+@contextmanager
+def _send_lock(config: Config, newsletter_id: str) -> Iterator[None]:
+    """One send of a newsletter at a time on this machine: two would both take every row."""
+    import fcntl
+
+    config.paths.state.mkdir(parents=True, exist_ok=True)
+    path = config.paths.state / f".send-{newsletter_id}.lock"
+    with open(path, "a+b") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"another `newsroom digest send {newsletter_id}` is running "
+                              f"(it holds {path}); let it finish") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def _senders(config: Config) -> list:

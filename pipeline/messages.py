@@ -331,6 +331,11 @@ def _one_line(text: str) -> str:
     return " ".join(_UNSAFE_IN_HEADER.sub(" ", text).split()).replace("=?", "= ?")
 
 
+def envelope_address(email: str) -> str:
+    """The address for SMTP's envelope (RCPT TO): the domain in punycode."""
+    return _addr_spec(email)
+
+
 def _addr_spec(email: str) -> str:
     """``local@domain`` as SMTP carries it: an internationalized domain in punycode; a
     non-ASCII local part needs SMTPUTF8, which Newsroom does not send, and is refused."""

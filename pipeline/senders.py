@@ -26,7 +26,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from .config import ConfigError
 
-__all__ = ["OutboxSender", "PermanentFailure", "Sender", "SmtpSender", "SmtpSettings", "TemporaryFailure"]
+__all__ = ["OutboxSender", "PermanentFailure", "Sender", "ServerUnavailable", "SmtpSender", "SmtpSettings",
+           "TemporaryFailure", "UnknownOutcome"]
 
 TIMEOUT = 30.0
 
@@ -36,7 +37,22 @@ class TemporaryFailure(Exception):
 
 
 class PermanentFailure(Exception):
-    """The server refused this recipient or message for good (5xx)."""
+    """The server refused this recipient or message for good (5xx). ``bounce``: it was
+    the recipient's address it refused (5xx to RCPT), which counts against the address."""
+
+    def __init__(self, message: str, bounce: bool = True):
+        super().__init__(message)
+        self.bounce = bounce
+
+
+class UnknownOutcome(Exception):
+    """The message was handed over whole but no answer came (a timeout or a dropped
+    connection after the end of DATA): it may have been delivered. Never retried."""
+
+
+class ServerUnavailable(Exception):
+    """No connection to the server (or it refused our sender address): stop the run; the
+    remaining messages stay queued for the next."""
 
 
 class Sender(Protocol):
@@ -101,31 +117,52 @@ class SmtpSender:
         except smtplib.SMTPAuthenticationError as exc:
             raise ConfigError(f"SMTP {s.host}:{s.port}: login refused ({exc.smtp_code})") from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise TemporaryFailure(f"SMTP {s.host}:{s.port}: cannot connect: {exc}") from None
+            raise ServerUnavailable(f"SMTP {s.host}:{s.port}: cannot connect: {exc}") from None
         return smtp
 
     def send(self, sender: str, recipient: str, message: bytes, message_id: str) -> None:
+        """MAIL, RCPT and DATA step by step: a failure before DATA is answered is safe to
+        retry; silence after the whole message went out is :class:`UnknownOutcome`."""
         if self._smtp is None:
             self._smtp = self._connect()
+        smtp = self._smtp
         try:
-            self._smtp.sendmail(sender, [recipient], message)
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, text = exc.recipients.get(recipient, (550, b"refused"))
-            self._failed(code, text)
-        except smtplib.SMTPResponseException as exc:
-            if exc.smtp_code == 421:   # the server is closing the connection
-                self._drop()
-            self._failed(exc.smtp_code, exc.smtp_error)
+            code, text = smtp.mail(sender)
+            if code != 250:
+                self._reset()
+                if 500 <= code < 600:
+                    raise ServerUnavailable(f"the server refused the sender {sender}: {_reply(code, text)}")
+                self._failed(code, text)
+            code, text = smtp.rcpt(recipient)
+            if code not in (250, 251):
+                self._reset()
+                self._failed(code, text)
         except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
             self._drop()
             raise TemporaryFailure(f"connection lost: {exc}") from None
+        try:
+            code, text = smtp.data(message)
+        except smtplib.SMTPResponseException as exc:   # an answer: the message was not taken
+            if exc.smtp_code == 421:   # the server is closing the connection
+                self._drop()
+            self._failed(exc.smtp_code, exc.smtp_error, bounce=False)
+        except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
+            self._drop()
+            raise UnknownOutcome(f"no answer after the message was sent ({exc or type(exc).__name__}); "
+                                 "it may have been delivered, so it is not sent again") from None
+        if code != 250:
+            self._failed(code, text, bounce=False)
 
-    def _failed(self, code: int, text: bytes | str) -> None:
-        message = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-        message = f"{code} {' '.join(message.split())[:300]}"
+    def _reset(self) -> None:
+        try:
+            self._smtp.rset()   # type: ignore[union-attr]
+        except (OSError, smtplib.SMTPException):
+            self._drop()
+
+    def _failed(self, code: int, text: bytes | str, bounce: bool = True) -> None:
         if 400 <= code < 500:
-            raise TemporaryFailure(message)
-        raise PermanentFailure(message)
+            raise TemporaryFailure(_reply(code, text))
+        raise PermanentFailure(_reply(code, text), bounce=bounce)
 
     def _drop(self) -> None:
         if self._smtp is not None:
@@ -139,6 +176,11 @@ class SmtpSender:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 self._smtp.quit()
             self._drop()
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    message = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return f"{code} {' '.join(message.split())[:300]}"
 
 
 class OutboxSender:

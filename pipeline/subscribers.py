@@ -234,6 +234,11 @@ class SubscriberStore:
         self.db.execute("UPDATE subscribers SET language = :language WHERE id = :id",
                         {"language": language, "id": subscriber_id})
 
+    def delivered(self, subscriber_id: int) -> None:
+        """A message was accepted: earlier hard failures were passing trouble."""
+        self.db.execute("UPDATE subscribers SET hard_bounces = 0 WHERE id = :id AND hard_bounces > 0",
+                        {"id": subscriber_id})
+
     def hard_bounce(self, subscriber_id: int, now: datetime) -> bool:
         """Count a permanent failure; True when the address is now marked bounced."""
         with self.db.transaction():
@@ -241,8 +246,11 @@ class SubscriberStore:
                             {"id": subscriber_id})
             [(count,)] = self.db.query("SELECT hard_bounces FROM subscribers WHERE id = :id",
                                        {"id": subscriber_id})
-            if count >= HARD_BOUNCES:
-                self.set_status(subscriber_id, None, "bounced", now, "smtp")
+            if count >= HARD_BOUNCES:   # the subscriptions still sent to; an opt-out stays an opt-out
+                for (newsletter,) in self.db.query(
+                        "SELECT newsletter FROM subscriptions WHERE subscriber_id = :id"
+                        " AND status IN ('active', 'pending')", {"id": subscriber_id}):
+                    self.set_status(subscriber_id, newsletter, "bounced", now, "smtp")
                 return True
         return False
 

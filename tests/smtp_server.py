@@ -17,7 +17,9 @@ class Script:
     delay: float = 0.0                                        # seconds per message (DATA)
     temporary: dict[str, int] = field(default_factory=dict)   # address -> 451s to answer first
     permanent: set[str] = field(default_factory=set)          # addresses answered 550
-    drop_after: int | None = None     # every n-th message of a connection: closed before accepting
+    drop_after: int | None = None     # every n-th message of a connection: closed at MAIL FROM
+    silent_after_data: set[str] = field(default_factory=set)   # taken, then closed without an answer
+    refuse_sender: bool = False       # 553 to MAIL FROM
 
 
 class Recorder:
@@ -29,6 +31,19 @@ class Recorder:
         self.lock = threading.Lock()
         self._per_connection: dict[int, int] = {}
         self.drops = 0
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.script.refuse_sender:
+            return "553 5.7.1 sender not allowed"
+        with self.lock:
+            count = self._per_connection.get(id(session), 0) + 1
+            self._per_connection[id(session)] = count
+            if self.script.drop_after and count % self.script.drop_after == 0:
+                self.drops += 1
+                server.transport.close()   # an idle connection the server dropped
+                return "421 4.4.2 closing"
+        envelope.mail_from = address
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         script = self.script
@@ -46,14 +61,10 @@ class Recorder:
         if self.script.delay:
             await asyncio.sleep(self.script.delay)
         with self.lock:
-            count = self._per_connection.get(id(session), 0) + 1
-            self._per_connection[id(session)] = count
-            if self.script.drop_after and count % self.script.drop_after == 0:
-                self.drops += 1
-                server.transport.close()   # gone before the message was accepted
-                return "421 4.4.2 closing"
             for rcpt in envelope.rcpt_tos:
                 self.messages.append((rcpt, envelope.original_content or envelope.content))
+        if set(envelope.rcpt_tos) & self.script.silent_after_data:
+            server.transport.close()   # delivered, but the client never hears so
         return "250 OK"
 
     def recipients(self) -> list[str]:

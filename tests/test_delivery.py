@@ -288,3 +288,55 @@ def test_sending_keeps_to_the_rate_limit(ssite, monkeypatch):
         sending = send(site, server, monkeypatch)
     # 11 starts at 20 a second are 10 intervals of 50 ms, whatever the two connections do
     assert sending.report.sent == 11 and sending.report.seconds >= 0.49
+
+
+def test_no_answer_after_the_message_went_out_is_not_sent_again(ssite, monkeypatch):
+    add(ssite, 3)
+    with SmtpServer(Script(silent_after_data={"reader1@example.org"})) as server:
+        first = send(ssite, server, monkeypatch)
+        again = send(ssite, server, monkeypatch)
+    assert (first.report.sent, first.report.unknown) == (2, 1) and again.report.sent == 0
+    assert Counter(server.handler.recipients())["reader1@example.org"] == 1   # never twice
+
+
+def test_a_recipient_still_greylisted_after_every_try_stays_queued_for_the_next_run(ssite, monkeypatch):
+    add(ssite, 2)
+    with SmtpServer(Script(temporary={"reader1@example.org": 5})) as server:
+        first = send(ssite, server, monkeypatch)
+        assert (first.report.sent, first.report.deferred, first.report.failed) == (1, 1, 0)
+        again = send(ssite, server, monkeypatch)
+    assert again.report.sent == 1 and sorted(server.handler.recipients()) == [
+        "reader0@example.org", "reader1@example.org"]
+
+
+def test_a_refused_sender_address_stops_the_run_and_bounces_nobody(ssite, monkeypatch):
+    from pipeline.config import ConfigError
+
+    add(ssite, 3)
+    with SmtpServer(Script(refuse_sender=True)) as server, pytest.raises(ConfigError,
+                                                                         match="refused the sender"):
+        send(ssite, server, monkeypatch)
+    db, _ = store_of(ssite)
+    assert db.query("SELECT MAX(hard_bounces) FROM subscribers") == [(0,)]
+    assert db.query("SELECT COUNT(*) FROM sends WHERE status = 'queued'") == [(3,)]
+    db.close()
+
+
+def test_an_address_with_an_international_domain_gets_its_message(ssite, monkeypatch):
+    db, store = store_of(ssite)
+    store.subscribe("mail@bücher.example", "weekly-en", NOW, "test")
+    db.close()
+    add(ssite, 2)
+    with SmtpServer() as server:
+        sending = send(ssite, server, monkeypatch)
+    assert sending.report.sent == 3 and "mail@xn--bcher-kva.example" in server.handler.recipients()
+
+
+def test_two_sends_of_one_newsletter_at_once_are_refused(ssite, monkeypatch):
+    from pipeline.config import ConfigError
+    from pipeline.digest import _send_lock
+
+    add(ssite, 1)
+    with _send_lock(ssite.config, "weekly-en"), SmtpServer() as server, \
+            pytest.raises(ConfigError, match="another `newsroom digest send weekly-en` is running"):
+        send(ssite, server, monkeypatch)
