@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import mimetypes
+import queue
 import threading
 import time
 from collections import defaultdict, deque
@@ -65,6 +66,8 @@ class ServiceApp:
         self._recent: dict[str, deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._csrf_key = hmac.new(key.encode(), b"newsroom csrf v1", hashlib.sha256).digest()
+        self._requests: queue.Queue[tuple] = queue.Queue(maxsize=1000)
+        threading.Thread(target=self._subscription_worker, daemon=True, name="subscriptions").start()
 
     # -- WSGI --------------------------------------------------------------------------------
 
@@ -83,7 +86,10 @@ class ServiceApp:
         path = environ.get("PATH_INFO", "/") or "/"
         if self._prefix and path.startswith(self._prefix + "/"):
             path = path[len(self._prefix):]
-        query = parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=20)
+        try:
+            query = parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=20)
+        except ValueError:
+            return self._plain("400 Bad Request", "too many fields\n")
         routes = {"/unsubscribe": self.unsubscribe, "/preferences": self.preferences,
                   "/subscribe": self.subscribe, "/confirm": self.confirm}
         route = routes.get(path.rstrip("/") or "/")
@@ -96,7 +102,10 @@ class ServiceApp:
             body = self._body(environ)
             if body is None:
                 return self._plain("413 Content Too Large", "request too large\n")
-            form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=50)
+            try:
+                form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=50)
+            except ValueError:
+                return self._plain("400 Bad Request", "too many fields\n")
         return route(method, query, form, environ)
 
     # -- the endpoints ---------------------------------------------------------------------------
@@ -131,7 +140,7 @@ class ServiceApp:
         try:
             if method == "POST" and self._csrf_ok(_one(form, "csrf"), token):
                 status = subscriber.subscriptions.get(newsletter, ("", ()))[0]
-                if status == "pending":
+                if status in ("pending", "unsubscribed", "bounced"):   # the owner of the address asks
                     store.set_status(subscriber.id, newsletter, "active", self._now(), "confirmed by link")
                 return self._page(subscriber.language, "service_confirmed",
                                   newsletter=self._title(newsletter))
@@ -166,10 +175,10 @@ class ServiceApp:
                         store.subscribe(subscriber.email, nl.id, now, "preferences page", resubscribe=True)
                     elif nl.id not in chosen and state in ("active", "pending"):
                         store.set_status(subscriber.id, nl.id, "unsubscribed", now, "preferences page")
-                topics = [t for t in form.get("topic", []) if t in self.config.topics]
-                for nl in self.config.newsletters:
+                for nl in self.config.newsletters:   # each newsletter's own topics
                     if nl.id in chosen:
-                        covered = [t for t in topics if not nl.topics or t in nl.topics]
+                        covered = [t for t in form.get(f"topic-{nl.id}",
+                                                       []) if t in (nl.topics or self.config.topics)]
                         store.set_topics(subscriber.id, nl.id, covered, now)
                 subscriber = store.by_key(subscriber.key) or subscriber
                 note = "service_saved"
@@ -200,27 +209,53 @@ class ServiceApp:
             return self._page(lang, "service_subscribe", status="429 Too Many Requests",
                               note="service_limited",
                               form=self._subscribe_form(lang))
+        topics = [t for t in form.get("topic", []) if t in self.config.topics]
+        try:
+            self._requests.put_nowait((email, newsletter, tuple(topics), lang))
+        except queue.Full:
+            return self._page(lang, "service_subscribe", status="503 Service Unavailable",
+                              note="service_limited",
+                              form=self._subscribe_form(lang))
+        # the same answer, as fast, whoever the address belongs to: the database and the
+        # confirmation message are left to a worker thread, so neither the page nor its timing
+        # tells whether the address is subscribed
+        return self._page(lang, "service_check_mail")
+
+    def _subscription_worker(self) -> None:
+        while True:
+            request = self._requests.get()
+            try:
+                self._handle_subscription(*request)
+            except Exception:   # one request's trouble (a mail server down) must not end the worker
+                pass
+            finally:
+                self._requests.task_done()
+
+    def _handle_subscription(self, email: str, newsletter: str, topics: tuple[str, ...], lang: str) -> None:
+        """A request from the form: a new subscription starts ``pending``; an existing one is
+        not changed at all (not its topics, not an opt-out) until the owner confirms."""
+        from .confirm import send_confirmations
+
         db = open_database(database_url(self.config))
         try:
             store = SubscriberStore(db, self.config, self._secret)
-            topics = [t for t in form.get("topic", []) if t in self.config.topics]
-            nl = self.config.newsletter(newsletter)
-            topics = [t for t in topics if not nl.topics or t in nl.topics]
-            try:
-                outcome = store.subscribe(email, newsletter, self._now(), "web form", language=lang,
-                                          topics=topics, pending=True, resubscribe=True)
-            except ValueError:
-                outcome = "refused"   # forgotten on request: say nothing different
+            if store.is_forgotten(email):
+                return
             subscriber = store.get(email)
             status = subscriber.subscriptions.get(newsletter, ("",))[0] if subscriber else ""
-            if outcome != "refused" and status == "pending":
-                from .confirm import send_confirmations
-
-                send_confirmations(self.config, store, [(email, newsletter)], self._now())
+            if status == "active":
+                return
+            if not status:
+                nl = self.config.newsletter(newsletter)
+                store.subscribe(email, newsletter, self._now(), "web form", language=lang, pending=True,
+                                topics=[t for t in topics if not nl.topics or t in nl.topics])
+            send_confirmations(self.config, store, [(email, newsletter)], self._now())
         finally:
             db.close()
-        # the same answer whoever the address belongs to: the form reveals nobody's subscriptions
-        return self._page(lang, "service_check_mail")
+
+    def wait_for_requests(self) -> None:
+        """Until every queued form request is handled (for tests and a clean shutdown)."""
+        self._requests.join()
 
     # -- static files -------------------------------------------------------------------------
 
@@ -300,7 +335,7 @@ class ServiceApp:
 
     def _form(self, action: str, token: str, lang: str, button: str) -> str:
         t = self._strings(lang)
-        url = f"{action}?token={escape(token)}"   # relative: right behind any proxy
+        url = f"{self._prefix}/{action}?token={escape(token)}"   # path-absolute: behind any proxy
         return (f'<form method="post" action="{url}"><input type="hidden" name="csrf" '
                 f'value="{self._csrf(token)}"><button type="submit">{escape(t[button])}</button></form>')
 
@@ -311,7 +346,7 @@ class ServiceApp:
         topics = "".join(f'<label><input type="checkbox" name="topic" value="{escape(k)}"> '
                          f'{escape(self.config.site.text(v.title, lang))}</label><br>'
                          for k, v in self.config.topics.items())
-        return (f'<form method="post" action="subscribe?lang={lang}">'
+        return (f'<form method="post" action="{self._prefix}/subscribe?lang={lang}">'
                 f'<input type="hidden" name="csrf" value="{self._csrf("subscribe")}">'
                 f'<p><label for="email">{escape(t["service_email"])}</label><br>'
                 f'<input id="email" name="email" type="email" required autocomplete="email"></p>'
@@ -325,21 +360,23 @@ class ServiceApp:
         languages = "".join(
             f'<option value="{code}"{" selected" if code == subscriber.language else ""}>{code}</option>'
             for code in self.config.site.languages)
-        newsletters = "".join(
-            f'<label><input type="checkbox" name="newsletter" value="{escape(n.id)}"'
-            f'{" checked" if subscriber.subscriptions.get(n.id, ("",))[0] in ("active", "pending") else ""}> '
-            f'{escape(n.title)}</label><br>' for n in self.config.newsletters)
-        chosen = {topic for status, topics in subscriber.subscriptions.values() for topic in topics}
-        topics = "".join(f'<label><input type="checkbox" name="topic" value="{escape(k)}"'
-                         f'{" checked" if k in chosen else ""}> '
-                         f'{escape(self.config.site.text(v.title, lang))}'
-                         f'</label><br>' for k, v in self.config.topics.items())
-        return (f'<form method="post" action="preferences?token={escape(token)}">'
+        blocks = []
+        for n in self.config.newsletters:
+            status, chosen = subscriber.subscriptions.get(n.id, ("", ()))
+            on = " checked" if status in ("active", "pending") else ""
+            topics = "".join(
+                f'<label><input type="checkbox" name="topic-{escape(n.id)}" value="{escape(k)}"'
+                f'{" checked" if k in chosen else ""}> '
+                f'{escape(self.config.site.text(v.title, lang))}</label><br>'
+                for k, v in self.config.topics.items() if not n.topics or k in n.topics)
+            blocks.append(f'<fieldset><legend><label><input type="checkbox" name="newsletter" '
+                          f'value="{escape(n.id)}"{on}> {escape(n.title)}</label></legend>'
+                          f'<p>{escape(t["service_topics_hint"])}</p>{topics}</fieldset>')
+        return (f'<form method="post" action="{self._prefix}/preferences?token={escape(token)}">'
                 f'<input type="hidden" name="csrf" value="{self._csrf(token)}">'
                 f'<p><label for="language">{escape(t["service_language"])}</label><br>'
                 f'<select id="language" name="language">{languages}</select></p>'
-                f'<fieldset><legend>{escape(t["service_newsletters"])}</legend>{newsletters}</fieldset>'
-                f'<fieldset><legend>{escape(t["service_topics_hint"])}</legend>{topics}</fieldset>'
+                + "".join(blocks) +
                 f'<p><button type="submit">{escape(t["service_save"])}</button></p></form>')
 
     def _page(self, lang: str, key: str, status: str = "200 OK", note: str | None = None, form: str = "",

@@ -31,7 +31,8 @@ def served(tmp_path, monkeypatch):
     site = Site(tmp_path, SERVICE_TOML)
     news(site, "a", "2026-11-24T09:00")
     assert main(["build", "--now", "2026-12-01T12:00", "--config", str(site.config_path)]) == 0
-    server = waitress.create_server(ServiceApp(site.config), host="127.0.0.1", port=0, threads=2)
+    site.app = ServiceApp(site.config)   # form requests are handled by its worker: wait_for_requests()
+    server = waitress.create_server(site.app, host="127.0.0.1", port=0, threads=2)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{server.effective_port}/news/"
@@ -105,6 +106,7 @@ def test_double_opt_in_through_the_form_and_the_confirmation_message(served):
                                                      "newsletter": "weekly-en", "topic": ["medtech"]},
                            timeout=10)
     assert answer.status_code == 200 and "Check your email" in answer.text
+    site.app.wait_for_requests()
     assert status_of(site, "new@example.org") == "pending"
     [eml] = (site.root / "state/outbox").glob("*.eml")
     message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
@@ -131,6 +133,7 @@ def test_subscribing_is_rate_limited_per_address_and_says_the_same_for_everyone(
     unknown = requests.post(f"{base}subscribe", data={"csrf": csrf_of(form), "email": "nobody@example.org",
                                                       "newsletter": "weekly-en"}, timeout=10)
     assert unknown.text == answers[0].text   # the page does not tell who is subscribed
+    site.app.wait_for_requests()
     assert requests.post(f"{base}subscribe", data={"email": "x@example.org", "newsletter": "weekly-en"},
                          timeout=10).status_code == 403   # no CSRF value
 
@@ -141,7 +144,7 @@ def test_preferences_change_language_and_topics(served):
     page = requests.get(f"{base}preferences", params={"token": token}, timeout=10).text
     answer = requests.post(f"{base}preferences", params={"token": token},
                            data={"csrf": csrf_of(page), "language": "fi", "newsletter": ["weekly-en"],
-                                 "topic": ["medtech"]}, timeout=10)
+                                 "topic-weekly-en": ["medtech"]}, timeout=10)
     assert answer.status_code == 200 and 'lang="fi"' in answer.text
     db = open_database(database_url(site.config))
     found = SubscriberStore(db, site.config, SECRET).get("anna@example.org")
@@ -158,3 +161,41 @@ def test_the_output_folder_is_served_and_nothing_outside_it(served):
     for path in ("../newsroom.toml", "%2e%2e/newsroom.toml", ".output.lock", "../state/newsroom.db"):
         assert requests.get(root + path, timeout=10).status_code == 404
     assert requests.post(f"{base}unsubscribe", data="x" * 20_000, timeout=10).status_code == 413
+
+
+def test_the_form_changes_nothing_of_an_existing_subscription_until_its_owner_confirms(served):
+    site, base = served
+    subscriber(site, "victim@example.org")
+    db = open_database(database_url(site.config))
+    store = SubscriberStore(db, site.config, SECRET)
+    store.subscribe("gone@example.org", "weekly-en", NOW, "test")
+    store.set_status(store.get("gone@example.org").id, None, "unsubscribed", NOW, "test")
+    db.close()
+    form = requests.get(f"{base}subscribe", timeout=10).text
+    for address in ("victim@example.org", "gone@example.org"):
+        requests.post(f"{base}subscribe", data={"csrf": csrf_of(form), "email": address,
+                                                "newsletter": "weekly-en",
+                                                "topic": ["pharma"]}, timeout=10)
+    site.app.wait_for_requests()
+    db = open_database(database_url(site.config))
+    store = SubscriberStore(db, site.config, SECRET)
+    assert store.get("victim@example.org").subscriptions["weekly-en"] == ("active", ())
+    assert store.get("gone@example.org").subscriptions["weekly-en"][0] == "unsubscribed"
+    db.close()
+    # the unsubscribed person got a link; following it (a POST) subscribes them again
+    [eml] = [p for p in (site.root / "state/outbox").glob("*.eml") if b"gone@example.org" in p.read_bytes()]
+    token = re.search(r"confirm\?token=(\S+)", email.message_from_bytes(eml.read_bytes(),
+                                                                        policy=policy.default)
+                      .get_content()).group(1)
+    page = requests.get(f"{base}confirm", params={"token": token}, timeout=10)
+    requests.post(f"{base}confirm", params={"token": token}, data={"csrf": csrf_of(page.text)}, timeout=10)
+    assert status_of(site, "gone@example.org") == "active"
+
+
+def test_form_actions_work_with_a_trailing_slash_and_malformed_requests_are_400(served):
+    _, base = served
+    page = requests.get(f"{base}subscribe/", timeout=10)
+    action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
+    assert urljoin(page.url, action).startswith(f"{base}subscribe?")
+    assert requests.get(f"{base}subscribe?" + "&".join(f"a{n}=1" for n in range(30)),
+                        timeout=10).status_code == 400
