@@ -445,9 +445,15 @@ def _subscribers_remove(args, config: Config, out: Console, err: Console) -> int
 def _subscribers_forget(args, config: Config, out: Console, err: Console) -> int:
     db, store = _subscribers(config)
     try:
-        found = store.forget(_email(args.email), _now(None, config))
+        address = _email(args.email)
+        found = store.forget(address, _now(None, config))
     finally:
         db.close()
+    from .senders import OutboxSender
+
+    purged = OutboxSender(config.paths.state / "outbox").purge(address)
+    if purged:
+        out.print(f"removed {purged} message(s) to the address from the outbox", markup=False)
     out.print("forgotten: their data is erased; a keyed hash keeps them from being imported again"
               if found else "no such subscriber; the address is kept from being imported", markup=False)
     return EXIT_OK

@@ -202,3 +202,14 @@ class OutboxSender:
 
     def close(self) -> None:
         pass
+
+    def purge(self, email: str) -> int:
+        """Delete the messages addressed to ``email`` (forgetting a person); how many."""
+        needle = email.lower().encode()
+        removed = 0
+        for path in self.folder.glob("*.eml") if self.folder.is_dir() else ():
+            head = path.read_bytes().split(b"\r\n\r\n", 1)[0].lower()
+            if needle in head:
+                path.unlink()
+                removed += 1
+        return removed

@@ -55,6 +55,10 @@ class Database(Protocol):
     def rollback_if_needed(self) -> None:
         """End a transaction a failed statement left open."""
 
+    def erase_freed(self) -> None:
+        """After deleting personal data: leave no copy of it where the database keeps old
+        pages (SQLite: secure_delete is on; the write-ahead log is checkpointed and cut)."""
+
     def close(self) -> None: ...
 
 
@@ -107,8 +111,11 @@ def upgrade(db: Database) -> None:
         # A new SQLite file: the head schema as Alembic makes it (tests/test_statedb.py holds
         # the snapshot to that), without importing Alembic and SQLAlchemy (half a second of
         # every first build on a machine).
-        db.create_from(SNAPSHOT.read_text(encoding="utf-8"), HEAD)
-        return
+        if db.create_from(SNAPSHOT.read_text(encoding="utf-8"), HEAD):
+            return
+        current = revision(db)   # made meanwhile by another process
+        if current == HEAD:
+            return
     if current is not None and current not in KNOWN:
         raise ConfigError(f"{_where(db.url)} was written by a newer Newsroom (schema revision {current!r}; "
                           f"this one knows up to {HEAD!r}): upgrade Newsroom")
@@ -132,10 +139,11 @@ def _run_alembic(url: str) -> None:
 
 
 def _where(url: str) -> str:
-    """The URL without its password, for messages."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://…@{rest.rsplit('@', 1)[1]}"
+    """The URL without what could be a password (anything before an @), for messages."""
+    if "@" in url:
+        head, host = url.rsplit("@", 1)
+        scheme = head.split("//", 1)[0] + "//" if "//" in head else ""
+        return f"{scheme}…@{host}"
     return url.removeprefix("sqlite:///")
 
 
@@ -155,6 +163,7 @@ class SqliteDatabase:
         # lose the last ones (a send ledger then repeats its last few messages)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA secure_delete=ON")   # deleted rows are overwritten (forget)
 
     def query(self, sql: str, params: Params | None = None) -> list[tuple]:
         return self._db.execute(sql, params or {}).fetchall()
@@ -185,15 +194,24 @@ class SqliteDatabase:
     def rollback_if_needed(self) -> None:
         pass
 
+    def erase_freed(self) -> None:
+        # TRUNCATE waits for readers (busy timeout); another connection still reading an old
+        # snapshot can keep frames alive until it ends
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def is_empty(self) -> bool:
         return not self._db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
 
-    def create_from(self, schema: str, revision_: str) -> None:
-        """Make the schema of an empty database from its SQL, stamped ``revision_``, at once."""
+    def create_from(self, schema: str, revision_: str) -> bool:
+        """Make the schema of an empty database from its SQL, stamped ``revision_``, at once;
+        False if another process made it first."""
         with self.transaction():
+            if not self.is_empty():
+                return False
             for statement in filter(str.strip, schema.split(";\n")):
                 self._db.execute(statement)
             self._db.execute("INSERT INTO alembic_version (version_num) VALUES (:v)", {"v": revision_})
+        return True
 
     def schema(self) -> str:
         """The SQL of every table and index (for the snapshot)."""
@@ -219,9 +237,9 @@ class EngineDatabase:
             raise ConfigError(f"NEWSROOM_DB_URL: {_where(url)} needs a database driver that is not "
                               f"installed ({exc.name or exc}); for PostgreSQL: pip install 'psycopg[binary]'"
                               ) from None
-        except (ArgumentError, SQLAlchemyError) as exc:
-            raise ConfigError(f"NEWSROOM_DB_URL: cannot open {_where(url)}: "
-                              f"{str(exc).splitlines()[0]}") from None
+        except (ArgumentError, SQLAlchemyError, ValueError) as exc:
+            detail = str(exc).splitlines()[0].replace(url, _where(url))
+            raise ConfigError(f"NEWSROOM_DB_URL: cannot open {_where(url)}: {detail}") from None
         self._depth = 0
 
     def query(self, sql: str, params: Params | None = None) -> list[tuple]:
@@ -267,6 +285,9 @@ class EngineDatabase:
     def rollback_if_needed(self) -> None:
         if self._connection.in_transaction():
             self._connection.rollback()
+
+    def erase_freed(self) -> None:
+        pass   # a server database reclaims deleted rows itself (PostgreSQL: on VACUUM)
 
     def close(self) -> None:
         self._connection.close()

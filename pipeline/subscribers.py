@@ -33,6 +33,7 @@ __all__ = ["STATUSES", "ImportReport", "RowProblem", "Subscriber", "SubscriberSt
 
 STATUSES = ("pending", "active", "unsubscribed", "bounced")
 COLUMNS = ("email", "name", "language", "newsletters", "topics")
+IMPORT_COLUMNS = (*COLUMNS, "status")   # an export imports again as it was
 MAX_CSV_BYTES = 50_000_000
 MAX_NAME = 200
 HARD_BOUNCES = 3          # permanent failures before an address is marked bounced
@@ -152,10 +153,12 @@ class SubscriberStore:
 
     def subscribe(self, email: str, newsletter: str, now: datetime, source: str, *, name: str = "",
                   language: str | None = None, topics: Iterable[str] = (), pending: bool = False,
-                  resubscribe: bool = False) -> str:
+                  resubscribe: bool = False, opted_out: str | None = None) -> str:
         """Subscribe (or update) one address; what happened: ``added``, ``updated``,
         ``unchanged`` or ``kept-unsubscribed`` (an unsubscribed or bounced person is never
-        subscribed again without ``resubscribe``). Raises ValueError for a forgotten address."""
+        subscribed again without ``resubscribe``). ``opted_out`` ("unsubscribed" or "bounced",
+        from an exported file) records that status instead, and never subscribes. Raises
+        ValueError for a forgotten address."""
         self._check(newsletter, topics, language)
         if self.is_forgotten(email):
             raise ValueError("this address was forgotten on its owner's request and is not subscribed again")
@@ -174,16 +177,21 @@ class SubscriberStore:
             elif name and name != subscriber.name:
                 self.db.execute("UPDATE subscribers SET name = :name WHERE id = :id",
                                 {"name": name[:MAX_NAME], "id": subscriber.id})
-            status = "pending" if pending else "active"
+            status = opted_out or ("pending" if pending else "active")
             current = subscriber.subscriptions.get(newsletter)
             key = {"id": subscriber.id, "nl": newsletter}
+            if opted_out and current is not None:   # an opt-out in the file is kept; nothing else changes
+                if current[0] in ("active", "pending"):
+                    self.set_status(subscriber.id, newsletter, opted_out, now, source)
+                    return "updated"
+                return "unchanged"
             if current is None:
                 self.db.execute("INSERT INTO subscriptions"
                                 " (subscriber_id, newsletter, topics, status, updated_at)"
                                 " VALUES (:id, :nl, :topics, :status, :at)",
                                 {**key, "topics": topics_text, "status": status, "at": at})
-                self._consent(subscriber.id, newsletter, "requested" if pending else "subscribed", source,
-                              now)
+                action = opted_out or ("requested" if pending else "subscribed")
+                self._consent(subscriber.id, newsletter, action, source, now)
                 return "added"
             old_status, old_topics = current
             if old_status in ("unsubscribed", "bounced"):
@@ -268,6 +276,7 @@ class SubscriberStore:
             for table, column in (("sends", "subscriber_id"), ("consents", "subscriber_id"),
                                   ("subscriptions", "subscriber_id"), ("subscribers", "id")):
                 self.db.execute(f"DELETE FROM {table} WHERE {column} = :id", {"id": subscriber.id})
+        self.db.erase_freed()   # no copy left in free pages or the write-ahead log
         return True
 
     def _consent(self, subscriber_id: int, newsletter: str, action: str, source: str, now: datetime) -> None:
@@ -303,9 +312,13 @@ class SubscriberStore:
         source = f"import:{path.name}"
         for email, (line, name, language, subscriptions) in rows.items():
             for newsletter, topics in subscriptions.items():
+                status = self._statuses.get((email, newsletter))
                 try:
                     outcome = self.subscribe(email, newsletter, now, source, name=name, language=language,
-                                             topics=topics, pending=pending, resubscribe=resubscribe)
+                                             topics=topics, pending=pending or status == "pending",
+                                             resubscribe=resubscribe,
+                                             opted_out=status if status in ("unsubscribed", "bounced")
+                                             else None)
                 except ValueError as exc:
                     report.problems.append(RowProblem(str(path), line, "email", str(exc)))
                     continue
@@ -336,11 +349,12 @@ class SubscriberStore:
         if "email" not in header:
             raise ConfigError(f"{path}:1: the header row must name the columns ({', '.join(COLUMNS)}); "
                               "'email' is missing")
-        unknown = [h for h in header if h not in COLUMNS]
+        unknown = [h for h in header if h not in IMPORT_COLUMNS]
         if unknown:
             raise ConfigError(f"{path}:1: unknown column(s) {', '.join(map(repr, unknown))}; "
                               f"the columns are {', '.join(COLUMNS)}")
         reader.fieldnames = header
+        self._statuses: dict[tuple[str, str], str] = {}
         merged: dict[str, tuple[int, str, str | None, dict]] = {}
         default_newsletters = [n.id for n in self.config.newsletters][:1]
         try:
@@ -359,6 +373,10 @@ class SubscriberStore:
 
         if None in row:
             return problem("row", "more cells than the header has columns")
+        row = {k: _uncell(v) if isinstance(v, str) else v for k, v in row.items()}
+        status = (row.get("status") or "").strip() or None
+        if status is not None and status not in STATUSES:
+            return problem("status", f"{excerpt(status)} is not one of {', '.join(STATUSES)}")
         try:
             email = normalize_email(row.get("email") or "")
         except ValueError as exc:
@@ -381,6 +399,8 @@ class SubscriberStore:
         subscriptions = dict(previous[3]) if previous else {}
         for newsletter in newsletters:
             subscriptions[newsletter] = sorted(set(subscriptions.get(newsletter, [])) | set(topics))
+            if status in ("unsubscribed", "bounced", "pending"):
+                self._statuses[(email, newsletter)] = status
         merged[email] = (previous[0] if previous else line, name or (previous[1] if previous else ""),
                          language or (previous[2] if previous else None), subscriptions)
         return []
@@ -393,3 +413,8 @@ def _iso(now: datetime) -> str:
 def _cell(value: str) -> str:
     """A CSV cell a spreadsheet shows as text, never runs as a formula."""
     return "'" + value if value.startswith(_FORMULA) else value
+
+
+def _uncell(value: str) -> str:
+    """The value :func:`_cell` wrote (an import reads an export as it was)."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA) else value

@@ -340,3 +340,37 @@ def test_two_sends_of_one_newsletter_at_once_are_refused(ssite, monkeypatch):
     with _send_lock(ssite.config, "weekly-en"), SmtpServer() as server, \
             pytest.raises(ConfigError, match="another `newsroom digest send weekly-en` is running"):
         send(ssite, server, monkeypatch)
+
+
+def test_an_export_imports_again_as_it_was(ssite, tmp_path):
+    path = write_csv(ssite, "email,newsletters\n-2+3@example.org,weekly-en\nleft@example.org,weekly-en\n")
+    main(["subscribers", "import", str(path), "--config", str(ssite.config_path)])
+    main(["subscribers", "remove", "left@example.org", "--config", str(ssite.config_path)])
+    exported = tmp_path / "export.csv"
+    assert main(["subscribers", "export", "--to", str(exported), "--config", str(ssite.config_path)]) == 0
+    other = Site(tmp_path / "other", SMTP_TOML) if (tmp_path / "other").mkdir() is None else None
+    assert main(["subscribers", "import", str(exported), "--config", str(other.config_path)]) == 0
+    db, store = store_of(other)
+    assert store.get("-2+3@example.org").subscriptions["weekly-en"][0] == "active"
+    assert store.get("left@example.org").subscriptions["weekly-en"][0] == "unsubscribed"
+    db.close()
+
+
+def test_forget_leaves_nothing_in_the_write_ahead_log_or_the_outbox(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEWSROOM_SECRET", SECRET)
+    site = Site(tmp_path, DIGEST_TOML)   # the outbox sender
+    news(site, "a", "2026-11-24T09:00")
+    db, store = store_of(site)
+    store.subscribe("secret.person@example.org", "weekly-en", NOW, "test", name="Secret Person")
+    store.subscribe("other@example.org", "weekly-en", NOW, "test")
+    send_edition(site.config, "weekly-en", NOW)
+    reader = open_database(database_url(site.config))   # another connection stays open
+    reader.query("SELECT COUNT(*) FROM subscribers")
+    assert main(["subscribers", "forget", "secret.person@example.org", "--config",
+                 str(site.config_path)]) == 0
+    state = site.root / "state"
+    for path in [*state.glob("newsroom.db*"), *(state / "outbox").glob("*.eml")]:
+        assert b"secret.person" not in path.read_bytes().lower(), path
+    assert len(list((state / "outbox").glob("*.eml"))) == 1   # the other person's message stays
+    reader.close()
+    db.close()

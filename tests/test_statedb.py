@@ -149,3 +149,22 @@ def test_the_snapshot_a_new_sqlite_database_is_made_from_is_alembics_head(tmp_pa
     assert fresh.schema() == made_by_alembic
     assert fresh.query("SELECT version_num FROM alembic_version") == [(HEAD,)]
     fresh.close()
+
+
+def test_many_processes_opening_a_new_database_at_once_all_succeed(tmp_path):
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    code = f"from pipeline.statedb import open_database; open_database({url!r}).close()"
+    children = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE) for _ in range(6)]
+    errors = [child.communicate()[1] for child in children]
+    assert [child.returncode for child in children] == [0] * 6, errors
+
+
+def test_database_urls_in_errors_never_show_a_password():
+    for url in ("postgres//user:s3cretpw@host/db", "postgresql://user:s3cretpw@host:notaport/db",
+                "nosuch://user:s3cretpw@host/db"):
+        with pytest.raises(ConfigError) as caught:
+            open_database(url)
+        assert "s3cretpw" not in str(caught.value) and "NEWSROOM_DB_URL" in str(caught.value)
