@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
-import css_inline
 from babel.dates import format_date, format_time
 
 from ..catalog import Catalog, key_of
@@ -78,6 +77,8 @@ class DigestRenderer:
         strings = templates.strings
         self.t = {**strings.get(self.site.default_language, {}), **strings.get(self.lang, {})}
         self._dimensions = dimensions or (lambda _image: None)
+        import css_inline   # here: a rebuild without newsletters need not load it
+
         self._inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
     # -- the parts ---------------------------------------------------------------------
