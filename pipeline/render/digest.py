@@ -77,7 +77,7 @@ class DigestRenderer:
         strings = templates.strings
         self.t = {**strings.get(self.site.default_language, {}), **strings.get(self.lang, {})}
         self._dimensions = dimensions or (lambda _image: None)
-        import css_inline   # here: a rebuild without newsletters need not load it
+        import css_inline  # here: a rebuild without newsletters need not load it
 
         self._inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
