@@ -307,11 +307,25 @@ def _plain_line(name: str, value: str) -> str:
 
 
 def _qp_segments(body: str, placeholder: str) -> tuple[str, ...]:
-    """``body`` quoted-printable (binascii's C encoder), cut where ``placeholder`` stood.
-    Line breaks become CRLF; a bare CR (never valid in mail) becomes a line break first."""
+    """``body`` quoted-printable (binascii's C encoder), cut where ``placeholder`` stood,
+    every segment but the last ending in a soft line break's ``=`` (its last line cut
+    first if the ``=`` would make it longer than 76). Line breaks become CRLF; a bare CR
+    (never valid in mail) becomes a line break first."""
     body = body.replace("\r\n", "\n").replace("\r", "\n")
-    return tuple(binascii.b2a_qp(piece.encode("utf-8"), istext=True).decode("ascii").replace("\n", "\r\n")
-                 for piece in body.split(placeholder))
+    pieces = [binascii.b2a_qp(piece.encode("utf-8"), istext=True).decode("ascii").replace("\n", "\r\n")
+              for piece in body.split(placeholder)]
+    return (*(_soft_end(piece) for piece in pieces[:-1]), pieces[-1])
+
+
+def _soft_end(segment: str) -> str:
+    start = segment.rfind("\r\n") + 2 if "\r\n" in segment else 0
+    last = segment[start:]
+    if len(last) <= 75:
+        return segment + "="
+    cut = 73
+    while cut > 1 and "=" in last[cut - 2:cut]:   # never between an = and its two hex digits
+        cut -= 1
+    return f"{segment[:start]}{last[:cut]}=\r\n{last[cut:]}="
 
 
 def _qp_join(segments: tuple[str, ...], token: str) -> str:
@@ -321,7 +335,7 @@ def _qp_join(segments: tuple[str, ...], token: str) -> str:
     if len(segments) == 1:
         return segments[0]
     lines = "=\r\n".join(token[i:i + 75] for i in range(0, len(token), 75))
-    return f"=\r\n{lines}=\r\n".join(segments)
+    return f"\r\n{lines}=\r\n".join(segments)
 
 
 def _one_line(text: str) -> str:

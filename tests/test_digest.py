@@ -446,8 +446,9 @@ def test_the_fast_wire_format_is_the_email_packages_byte_for_byte(dsite, name):
     assert factory.message_bytes(Recipient("1", "a@example.org", topics=("pharma",))) is None
 
 
-@settings(max_examples=200, deadline=None)
-@given(pieces=st.lists(st.text(min_size=0, max_size=300), min_size=1, max_size=5),
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(st.text(min_size=0, max_size=300), min_size=1, max_size=5)
+       | st.lists(st.text("\x80é=a ", min_size=70, max_size=160), min_size=2, max_size=4),
        token=st.from_regex(r"[A-Za-z0-9_-]{1,200}\.[A-Za-z0-9_-]{43}", fullmatch=True))
 def test_a_token_spliced_into_quoted_printable_decodes_exactly(pieces, token):
     placeholder = "nrtokenPLACEHOLDER"
@@ -596,3 +597,13 @@ def test_one_click_needs_an_https_service(tmp_path):
     message = state.factory(state.edition()).message(Recipient("1", "a@example.org"))
     assert message["List-Unsubscribe-Post"] is None
     assert "http://localhost:8080/unsubscribe" in message["List-Unsubscribe"]
+
+
+@pytest.mark.parametrize("piece", ["a" * 76, "a" * 75, "a" * 74 + "é", "\x1f\x1f\x1f\x80\x80\x80\x80\x80𐀀𐀀𐀀0",
+                                   "=" * 25 + "a"])
+def test_a_segment_ending_in_a_full_line_still_keeps_lines_within_76(piece):
+    """Found by the property above: a last line of 76 characters plus the soft break's = was 77."""
+    placeholder = "nrtokenPLACEHOLDER"
+    encoded = _qp_join(_qp_segments(piece + placeholder + "tail", placeholder), "T" * 10 + ".x")
+    assert all(len(line) <= 76 for line in encoded.split("\r\n")), encoded
+    assert quopri.decodestring(encoded.replace("\r\n", "\n").encode()).decode() == piece + "T" * 10 + ".xtail"
