@@ -25,12 +25,13 @@ from .catalog import Catalog, build_catalog, digest
 from .config import Config
 from .content import Content, collector_paused, load_content
 from .editions import EditionStore
+from .events import record_events
 from .journal import ChangeLog, Journal
 from .media import EMAIL_IMAGE_WIDTH, can_rasterize, email_rendition_path, rasterize_svg, read_medium
 from .model import Problem
 from .publish import Publisher, PublishError, PublishResult, check_output_dir, output_lock
 from .render import Output, Share, Sink, emit, feeds, pages, partners, schemas, syndication
-from .statedb import database_url, open_database
+from .statedb import Database, database_url, open_database
 from .templating import template_files
 
 __all__ = ["BuildReport", "ContentErrors", "build_site", "catalog_for", "check_content", "render_all"]
@@ -58,14 +59,14 @@ class BuildReport:
 
 
 @contextmanager
-def _state(config: Config, output_dir: Path) -> Iterator[tuple[Journal, EditionStore]]:
+def _state(config: Config, output_dir: Path) -> Iterator[tuple[Journal, EditionStore, Database]]:
     """The journal of ``output_dir`` and the newsletter editions, on one connection."""
     # The target is named relative to the site folder, so a copied site keeps its journal.
     root = config.path.parent
     target = output_dir.relative_to(root).as_posix() if output_dir.is_relative_to(root) else str(output_dir)
     db = open_database(database_url(config))
     try:
-        yield Journal(db, target), EditionStore(db)
+        yield Journal(db, target), EditionStore(db), db
     finally:
         db.close()
 
@@ -254,6 +255,18 @@ def _visible_media(catalog: Catalog) -> set[str]:
     return paths | {path for r in records for _, path in r.body_media}
 
 
+_SUBSCRIBED = ("feeds/", "digests/", "syndication/")
+
+
+def _build_summary(result: PublishResult) -> dict:
+    """What ``build.completed`` says: counts, and the files subscribers fetch (feeds,
+    partner and syndication files) that changed, for WebSub pings and webhooks."""
+    subscribed = [p for p in (*result.added, *result.changed)
+                  if p.startswith(_SUBSCRIBED) and p.endswith((".rss", ".atom", ".json"))]
+    return {"added": len(result.added), "changed": len(result.changed), "removed": len(result.removed),
+            "files": sorted(subscribed)}
+
+
 def _email_svgs(catalog: Catalog) -> set[str]:
     """The SVG pictures of public items, which emails show as PNG."""
     return {item.image.output_path for item in catalog.items
@@ -289,7 +302,7 @@ def _publish_content(config: Config, content: Content, now: datetime, content_di
     _refuse_overlap(output_dir, config, content_dir)
     check_output_dir(output_dir)
     # One build at a time per output folder: the journal and the tree must move together.
-    with output_lock(output_dir), _state(config, output_dir) as (journal, editions):
+    with output_lock(output_dir), _state(config, output_dir) as (journal, editions, db):
         pending = journal.pending(catalog.items, now)
         # the site's own output issues due editions; a preview build elsewhere only shows them
         archive = archive_editions(config, catalog, editions,
@@ -311,9 +324,13 @@ def _publish_content(config: Config, content: Content, now: datetime, content_di
         # Journal first: if the swap then fails or the process dies, the journal is ahead of
         # the output, which the next build repairs (it renders changes.json from the journal);
         # the other order could publish sequence numbers the journal never recorded.
-        journal.commit(pending, catalog.items, now)
+        own_output = output_dir == config.paths.output.resolve()
+        journal.commit(pending, catalog.items, now, events=own_output)
         for edition in archive.to_issue:
             editions.record(edition, now)
         result = publisher.finish(catalog.updated)
+        if own_output and result.touched:
+            record_events(db, journal.target, now, [("build.completed", journal.target,
+                                                     _build_summary(result))])
     return BuildReport(content=content, catalog=catalog, published=result,
                        seconds=time.perf_counter() - started, skipped=content.bad_files)

@@ -12,9 +12,10 @@ appear here, so the change log cannot leak them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from .events import item_event, record_events
 from .model import NewsItem
 from .statedb import Database
 
@@ -32,6 +33,7 @@ class Change:
     url: str
     lang: str
     modified: datetime | None = None   # the item's date/updated, for published and updated
+    topics: tuple[str, ...] = field(default=(), compare=False)   # for events (who hears of it)
 
 
 @dataclass(frozen=True)
@@ -60,11 +62,15 @@ class Journal:
 
     def __init__(self, db: Database, target: str):
         self._db, self._target = db, target
-        self._snapshot: dict[str, tuple[str, str, str]] | None = None   # as pending() read it
+        self._snapshot: dict[str, tuple] | None = None   # as pending() read it
+
+    @property
+    def target(self) -> str:
+        return self._target
 
     def pending(self, public_items: Iterable[NewsItem], now: datetime) -> list[Change]:
         """The changes between the last commit and ``public_items``, numbered after the log."""
-        rows = self._db.query("SELECT id, url, lang, modified FROM published WHERE target = :target",
+        rows = self._db.query("SELECT id, url, lang, modified, topics FROM published WHERE target = :target",
                               {"target": self._target})
         before = self._snapshot = {row[0]: tuple(row[1:]) for row in rows}
         seq = self._last_seq()
@@ -77,11 +83,12 @@ class Journal:
         for item in sorted(changed, key=lambda i: (i.date.timestamp(), i.id)):
             seq += 1
             event = "published" if item.id not in before else "updated"
-            changes.append(Change(seq, now, event, item.id, item.url, item.lang, item.modified))
+            changes.append(Change(seq, now, event, item.id, item.url, item.lang, item.modified, item.topics))
         for item_id in sorted(set(before) - set(current)):
-            url, lang, _ = before[item_id]
+            url, lang, _, topics = before[item_id]
             seq += 1
-            changes.append(Change(seq, now, "withdrawn", item_id, url, lang))
+            changes.append(Change(seq, now, "withdrawn", item_id, url, lang,
+                                  topics=tuple((topics or "").split())))
         return changes
 
     def log(self, now: datetime, pending: Sequence[Change] = ()) -> ChangeLog:
@@ -107,10 +114,15 @@ class Journal:
                               {"target": self._target})
         return rows[0][0] if rows else 0
 
-    def commit(self, changes: list[Change], public_items: Iterable[NewsItem], now: datetime) -> None:
-        """Record ``changes`` and the new snapshot of public items in one transaction."""
+    def commit(self, changes: list[Change], public_items: Iterable[NewsItem], now: datetime,
+               events: bool = False) -> None:
+        """Record ``changes`` and the new snapshot of public items in one transaction; with
+        ``events``, each change also as an ``item.*`` event in the outbox, in that same
+        transaction (exactly once: :mod:`pipeline.events`)."""
         target = self._target
         with self._db.transaction():
+            if events:
+                record_events(self._db, target, now, [item_event(c) for c in changes])
             self._db.executemany(
                 "INSERT INTO changes (target, seq, at, event, id, url, lang, modified)"
                 " VALUES (:target, :seq, :at, :event, :id, :url, :lang, :modified)",
@@ -118,7 +130,8 @@ class Journal:
                   "url": c.url, "lang": c.lang, "modified": c.modified.isoformat() if c.modified else None}
                  for c in changes],
             )
-            self._replace_snapshot({i.id: (i.url, i.lang, i.modified.isoformat()) for i in public_items})
+            self._replace_snapshot({i.id: (i.url, i.lang, i.modified.isoformat(), " ".join(i.topics))
+                                    for i in public_items})
             if changes:
                 last = {"target": target, "seq": changes[-1].seq}
                 if not self._db.execute("UPDATE sequence SET last_seq = :seq WHERE target = :target", last):
@@ -126,7 +139,7 @@ class Journal:
             self._db.execute("DELETE FROM changes WHERE target = :target AND at < :since",
                              {"target": target, "since": _utc(now - KEEP)})
 
-    def _replace_snapshot(self, rows: dict[str, tuple[str, str, str]]) -> None:
+    def _replace_snapshot(self, rows: dict[str, tuple[str, str, str, str]]) -> None:
         """Make the ``published`` rows ``rows``, writing only the difference from the
         snapshot :meth:`pending` read (10,000 rows are rewritten in no time, but not in none)."""
         before = self._snapshot
@@ -139,10 +152,10 @@ class Journal:
         self._db.executemany("DELETE FROM published WHERE target = :target AND id = :id",
                              [{"target": target, "id": item_id} for item_id in gone])
         self._db.executemany(
-            "INSERT INTO published (target, id, url, lang, modified)"
-            " VALUES (:target, :id, :url, :lang, :modified)",
+            "INSERT INTO published (target, id, url, lang, modified, topics)"
+            " VALUES (:target, :id, :url, :lang, :modified, :topics)",
             [{"target": target, "id": item_id, "url": rows[item_id][0], "lang": rows[item_id][1],
-              "modified": rows[item_id][2]} for item_id in changed],
+              "modified": rows[item_id][2], "topics": rows[item_id][3]} for item_id in changed],
         )
         self._snapshot = rows
 
@@ -156,3 +169,4 @@ def _change(row: tuple) -> Change:
     seq, at, event, item_id, url, lang, modified = row
     return Change(seq, datetime.fromisoformat(at), event, item_id, url, lang,
                   datetime.fromisoformat(modified) if modified else None)
+

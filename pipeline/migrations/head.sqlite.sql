@@ -7,7 +7,7 @@ CREATE TABLE published (
 	id TEXT NOT NULL, 
 	url TEXT NOT NULL, 
 	lang TEXT NOT NULL, 
-	modified TEXT NOT NULL, 
+	modified TEXT NOT NULL, topics TEXT, 
 	PRIMARY KEY (target, id)
 );
 CREATE TABLE changes (
@@ -99,4 +99,34 @@ CREATE TABLE sends (
 	PRIMARY KEY (newsletter, edition, subscriber_id), 
 	CONSTRAINT sends_status CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'skipped')), 
 	FOREIGN KEY(subscriber_id) REFERENCES subscribers (id) ON DELETE CASCADE
+);
+CREATE TABLE events (
+	id INTEGER NOT NULL, 
+	target TEXT NOT NULL, 
+	type TEXT NOT NULL, 
+	subject TEXT NOT NULL, 
+	at TEXT NOT NULL, 
+	data TEXT NOT NULL, 
+	PRIMARY KEY (id)
+);
+CREATE TABLE deliveries (
+	event_id INTEGER NOT NULL, 
+	handler TEXT NOT NULL, 
+	status TEXT NOT NULL, 
+	attempts INTEGER DEFAULT '0' NOT NULL, 
+	next_at TEXT NOT NULL, 
+	error TEXT, 
+	PRIMARY KEY (event_id, handler), 
+	CONSTRAINT deliveries_status CHECK (status IN ('pending', 'done', 'failed')), 
+	FOREIGN KEY(event_id) REFERENCES events (id) ON DELETE CASCADE
+);
+CREATE TABLE delivery_attempts (
+	id INTEGER NOT NULL, 
+	event_id INTEGER NOT NULL, 
+	handler TEXT NOT NULL, 
+	attempt INTEGER NOT NULL, 
+	at TEXT NOT NULL, 
+	outcome TEXT NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(event_id) REFERENCES events (id) ON DELETE CASCADE
 );
