@@ -58,12 +58,17 @@ class BuildReport:
     skipped: tuple[str, ...] = field(default_factory=tuple)
 
 
+def journal_target(config: Config, output_dir: Path) -> str:
+    """The journal's (and the event outbox's) name for an output folder: relative to the
+    site folder, so a copied site keeps its journal."""
+    root = config.path.parent
+    return output_dir.relative_to(root).as_posix() if output_dir.is_relative_to(root) else str(output_dir)
+
+
 @contextmanager
 def _state(config: Config, output_dir: Path) -> Iterator[tuple[Journal, EditionStore, Database]]:
     """The journal of ``output_dir`` and the newsletter editions, on one connection."""
-    # The target is named relative to the site folder, so a copied site keeps its journal.
-    root = config.path.parent
-    target = output_dir.relative_to(root).as_posix() if output_dir.is_relative_to(root) else str(output_dir)
+    target = journal_target(config, output_dir)
     db = open_database(database_url(config))
     try:
         yield Journal(db, target), EditionStore(db), db

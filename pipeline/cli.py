@@ -134,6 +134,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, default=Path("newsroom.toml"), metavar="F")
     serve.set_defaults(handler=_serve)
 
+    hooks = commands.add_parser("webhooks", help="partner webhooks and WebSub pings")
+    hook_actions = hooks.add_subparsers(dest="action", required=True, metavar="ACTION")
+    hook_log = hook_actions.add_parser("log", help="the latest delivery attempts")
+    hook_log.add_argument("--limit", type=int, default=50, metavar="N")
+    hook_log.add_argument("--config", type=Path, default=Path("newsroom.toml"), metavar="F")
+    hook_log.set_defaults(handler=_webhooks_log)
+
     people = commands.add_parser("subscribers", help="newsletter subscribers: import, export, list, "
                                                      "add, remove, forget")
     tasks = people.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -227,6 +234,10 @@ def _build(args, config: Config, out: Console, err: Console) -> int:
         for path in report.skipped:
             err.print(printable(f"newsroom: skipped {path}"), markup=False, soft_wrap=True)
     _summary(report, out)
+    if not args.output:   # the site's own output: tell partners and hubs
+        from .notify import notify
+
+        notify(config, now, log=lambda line: err.print(line, markup=False, soft_wrap=True))
     return EXIT_OK
 
 
@@ -337,6 +348,18 @@ def _serve(args, config: Config, out: Console, err: Console) -> int:
               f"(public address: {config.service_url})", markup=False)
     waitress.serve(app, host=args.host, port=args.port, threads=8, ident="newsroom",
                    max_request_body_size=1_000_000, channel_timeout=30)
+    return EXIT_OK
+
+
+def _webhooks_log(args, config: Config, out: Console, err: Console) -> int:
+    from .notify import delivery_log
+
+    rows = delivery_log(config, args.limit)
+    if not rows:
+        out.print("no webhook or hub deliveries yet", markup=False)
+    for at, handler, kind, subject, attempt, outcome in rows:
+        out.print(printable(f"{at[:19]}  {handler}  {kind} {subject}  try {attempt}: {outcome}"),
+                  markup=False)
     return EXIT_OK
 
 

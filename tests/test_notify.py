@@ -1,0 +1,102 @@
+"""Partner webhooks and WebSub pings, received by a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+from werkzeug import Response
+
+from pipeline.build import build_site
+from pipeline.cli import main
+from pipeline.notify import notify, sign
+
+from .conftest import NOW, ROOT, SITE_TOML, Site
+
+SECRET = "partner-secret-of-good-length"
+FRONT = "title: {title}\ndate: 2026-11-20\nlang: {lang}\ntopics: [{topic}]\n"
+
+
+@pytest.fixture
+def hooked(tmp_path, httpserver, monkeypatch):
+    toml = SITE_TOML.replace('feed_items = 5',
+                             f'feed_items = 5\nwebsub_hubs = ["{httpserver.url_for("/hub")}"]')
+    toml += f"""
+[[partners]]
+id = "med-portal"
+topics = ["medtech"]
+languages = ["en"]
+webhook_url = "{httpserver.url_for('/hook')}"
+"""
+    monkeypatch.setenv("NEWSROOM_WEBHOOK_SECRET_MED_PORTAL", SECRET)
+    return Site(tmp_path, toml)
+
+
+def documented_verify():
+    """The verification example of docs/partners.md, executed as written."""
+    text = (ROOT / "docs/partners.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(import hashlib.*?)```", text, re.S).group(1)
+    namespace: dict = {}
+    exec(code, namespace)
+    return namespace["verify"]
+
+
+def test_a_partner_hears_of_its_items_only_with_a_valid_signature_and_hubs_of_changed_feeds(hooked,
+                                                                                            httpserver):
+    received = []
+
+    def hook(request):
+        received.append((request.headers.get("Newsroom-Signature"), request.headers.get("Idempotency-Key"),
+                         request.get_data()))
+        return Response("ok")
+
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(hook)
+    httpserver.expect_request("/hub", method="POST").respond_with_data("")
+    hooked.write_news("mine", FRONT.format(title="Mine", lang="en", topic="medtech"))
+    hooked.write_news("other-topic", FRONT.format(title="Other", lang="en", topic="neurological"))
+    hooked.write_news("other-lang", FRONT.format(title="Muu", lang="fi", topic="medtech"))
+    assert main(["build", "--now", "2026-11-28T12:00", "--config", str(hooked.config_path)]) == 0
+    assert len(received) == 1
+    signature, key, body = received[0]
+    payload = json.loads(body)
+    assert key == f"newsroom-{payload['event_id']}-med-portal"
+    assert payload["type"] == "item.published" and payload["item"]["url"].endswith("/news/mine/")
+    assert payload["partner_file"].endswith("syndication/partners/med-portal.json")
+    verify = documented_verify()
+    assert verify(SECRET, signature, body) and not verify(SECRET, signature, body + b" ")
+    assert not verify("another-secret", signature, body)
+    pings = [r for r, _ in httpserver.log if r.path == "/hub"]
+    urls = {r.form["hub.url"] for r in pings}
+    assert all(r.form["hub.mode"] == "publish" for r in pings)
+    assert "https://news.example.org/feeds/en/index.atom" in urls
+    assert not [u for u in urls if not u.startswith("https://news.example.org/feeds/")]
+
+
+def test_a_failing_partner_is_retried_later_with_the_same_idempotency_key(hooked, httpserver):
+    keys = []
+
+    def hook(request):
+        keys.append(request.headers["Idempotency-Key"])
+        return Response("busy", status=500) if len(keys) == 1 else Response("ok")
+
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(hook)
+    httpserver.expect_request("/hub", method="POST").respond_with_data("")
+    hooked.write_news("mine", FRONT.format(title="Mine", lang="en", topic="medtech"))
+    build_site(hooked.config, NOW)
+    first = notify(hooked.config, NOW)
+    assert (first.done, first.retrying) == (1, 1)   # the hub ping done, the webhook to retry
+    assert notify(hooked.config, NOW).done == 0    # not yet due
+    from datetime import timedelta
+
+    later = notify(hooked.config, NOW + timedelta(minutes=2))
+    assert later.done == 1 and keys[0] == keys[1]
+    assert main(["webhooks", "log", "--config", str(hooked.config_path)]) == 0
+
+
+def test_the_signature_is_what_the_documentation_says(hooked):
+    body = b'{"type": "item.published"}'
+    now = int(time.time())
+    assert documented_verify()(SECRET, sign(SECRET, body, now), body)
+    assert not documented_verify()(SECRET, sign(SECRET, body, now - 3600), body)   # too old
