@@ -134,6 +134,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, default=Path("newsroom.toml"), metavar="F")
     serve.set_defaults(handler=_serve)
 
+    daemon = commands.add_parser("run", help="the daemon: rebuild on schedule, at embargo ends and on edits; "
+                                             "send digests at their times")
+    daemon.add_argument("--watch", action="store_true", help="also rebuild when content, templates or "
+                                                              "newsroom.toml change")
+    daemon.add_argument("--once", action="store_true",
+                        help="do what is due now and exit (for cron/systemd timers)")
+    daemon.add_argument("--config", type=Path, default=Path("newsroom.toml"), metavar="F")
+    daemon.set_defaults(handler=_run)
+
     hooks = commands.add_parser("webhooks", help="partner webhooks and WebSub pings")
     hook_actions = hooks.add_subparsers(dest="action", required=True, metavar="ACTION")
     hook_log = hook_actions.add_parser("log", help="the latest delivery attempts")
@@ -348,6 +357,21 @@ def _serve(args, config: Config, out: Console, err: Console) -> int:
               f"(public address: {config.service_url})", markup=False)
     waitress.serve(app, host=args.host, port=args.port, threads=8, ident="newsroom",
                    max_request_body_size=1_000_000, channel_timeout=30)
+    return EXIT_OK
+
+
+def _run(args, config: Config, out: Console, err: Console) -> int:
+    import logging
+
+    from .runtime import run, run_once
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    if args.once:
+        run_once(config)
+    else:
+        run(config, watch=args.watch)
     return EXIT_OK
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "Newsletter",
     "Partner",
     "Paths",
+    "Runtime",
     "Site",
     "Source",
     "Topic",
@@ -123,6 +124,14 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Runtime:
+    """``[runtime]``: the daemon's settings (``newsroom run``)."""
+
+    rebuild_minutes: int = 15
+    digest_grace_hours: float = 12.0   # a digest missed by more is skipped, not sent late
+
+
+@dataclass(frozen=True)
 class Limits:
     """Bounds on untrusted input: a larger file is a problem, never read whole."""
 
@@ -141,6 +150,7 @@ class Config:
     sources: tuple[Source, ...] = ()
     delivery: Delivery = field(default_factory=Delivery)
     limits: Limits = field(default_factory=Limits)
+    runtime: Runtime = field(default_factory=Runtime)
 
     @property
     def service_url(self) -> str:
@@ -181,7 +191,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
 
 # -- building -------------------------------------------------------------
 
-_TOP_KEYS = {"site", "paths", "topics", "partners", "newsletters", "sources", "delivery", "limits"}
+_TOP_KEYS = {"site", "paths", "topics", "partners", "newsletters", "sources", "delivery", "limits", "runtime"}
 
 
 def _build(path: Path, raw: dict[str, Any]) -> Config:
@@ -205,6 +215,7 @@ def _build(path: Path, raw: dict[str, Any]) -> Config:
                                         for i, t in enumerate(_array(raw, "sources"))]),
         delivery=_delivery(_table(raw.get("delivery", {}), "delivery")),
         limits=_limits(_table(raw.get("limits", {}), "limits")),
+        runtime=_runtime(_table(raw.get("runtime", {}), "runtime")),
     )
 
 
@@ -382,6 +393,17 @@ def _sender(value: Any) -> str:
     except (ValueError, IndexError) as exc:
         raise ConfigError(f"delivery.from: {exc}") from None
     return text
+
+
+def _runtime(t: dict[str, Any]) -> Runtime:
+    _no_unknown(t, {"rebuild_minutes", "digest_grace_hours"}, "runtime.")
+    minutes = _int(t.get("rebuild_minutes", Runtime.rebuild_minutes), "runtime.rebuild_minutes")
+    if not 1 <= minutes <= 24 * 60:
+        raise ConfigError("runtime.rebuild_minutes: expected 1 to 1440")
+    grace = t.get("digest_grace_hours", Runtime.digest_grace_hours)
+    if isinstance(grace, bool) or not isinstance(grace, int | float) or not 0 < grace <= 24 * 14:
+        raise ConfigError("runtime.digest_grace_hours: expected a number of hours above 0 (at most 336)")
+    return Runtime(rebuild_minutes=minutes, digest_grace_hours=float(grace))
 
 
 def _limits(t: dict[str, Any]) -> Limits:

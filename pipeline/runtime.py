@@ -1,0 +1,223 @@
+"""``newsroom run``: the daemon that builds, sends and notifies on its own.
+
+APScheduler 3 runs the jobs, kept in the state database (an SQLAlchemy job store), so a
+restart knows what was due while it was down:
+
+- ``build``: every ``[runtime] rebuild_minutes``; each build delivers the event outbox
+  (webhooks, WebSub) and re-plans ``embargo``;
+- ``embargo``: one-off, at the next embargo's end (the earliest future-dated item), so an
+  embargoed item is public within seconds of its time;
+- ``digest:<id>``: each newsletter's cron schedule (:meth:`pipeline.schedule.Schedule`,
+  in the site's time zone) sends the due edition. ``coalesce`` and a misfire grace of
+  ``[runtime] digest_grace_hours``: after downtime a missed digest is sent once, and not
+  at all when it is older than that.
+
+Jobs run one at a time (one worker thread; the build also holds the output lock).
+SIGTERM and SIGINT let the running job finish, then stop. ``--once`` does what is due now
+and exits (for cron or systemd timers); ``--watch`` rebuilds when ``content/``,
+``templates/`` or ``newsroom.toml`` change (watchfiles, debounced: a burst of saves is one
+build).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from apscheduler.triggers.base import BaseTrigger
+
+from .config import Config, load_config
+from .schedule import Schedule
+
+__all__ = ["CronScheduleTrigger", "run", "run_once"]
+
+log = logging.getLogger("newsroom.run")
+
+
+class CronScheduleTrigger(BaseTrigger):
+    """A newsletter's schedule as a trigger APScheduler can store (it pickles triggers)."""
+
+    def __init__(self, cron: str, timezone: str):
+        self.cron, self.timezone = cron, timezone
+
+    @property
+    def schedule(self) -> Schedule:
+        from zoneinfo import ZoneInfo
+
+        return Schedule.parse(self.cron, ZoneInfo(self.timezone))
+
+    def get_next_fire_time(self, previous_fire_time, now):
+        if previous_fire_time is None:
+            return self.schedule.next_after(now - timedelta(microseconds=1))
+        return self.schedule.next_after(previous_fire_time)
+
+    def __getstate__(self):
+        return {"version": 1, "cron": self.cron, "timezone": self.timezone}
+
+    def __setstate__(self, state):
+        self.cron, self.timezone = state["cron"], state["timezone"]
+
+    def __str__(self) -> str:
+        return f"cron[{self.cron} {self.timezone}]"
+
+
+# -- the jobs (module functions: the job store keeps references to them by name) ----------------
+
+
+def build_job(config_path: str) -> None:
+    from .build import ContentErrors, build_site
+    from .notify import notify
+
+    config = load_config(config_path)
+    now = datetime.now(UTC).astimezone(config.site.timezone)
+    try:
+        report = build_site(config, now, keep_going=True)
+    except ContentErrors as exc:   # keep_going skips bad files; this is a last resort
+        log.error("build failed: %d problem(s); the previous output stays", len(exc.problems))
+        return
+    result = report.published
+    log.info("built %d items: %d added, %d changed, %d removed in %.2fs", len(report.catalog.items),
+             len(result.added), len(result.changed), len(result.removed), report.seconds)
+    for problem in report.content.problems:
+        log.warning("skipped: %s", problem)
+    notify(config, now, log=log.warning)
+    plan_embargo(config, report.content.news, now)
+
+
+def digest_job(config_path: str, newsletter_id: str) -> None:
+    from .digest import send_edition
+
+    config = load_config(config_path)
+    now = datetime.now(UTC).astimezone(config.site.timezone)
+    sending = send_edition(config, newsletter_id, now)
+    if sending.edition is None:
+        log.info("%s: nothing to send", newsletter_id)
+        return
+    r = sending.report
+    log.info("%s: %d sent, %d skipped, %d failed, %d deferred", sending.edition.id, r.sent, r.skipped,
+             r.failed, r.deferred)
+
+
+_plans: dict[str, object] = {}     # embargo plans jobs leave for the main loop (it owns the scheduler)
+_plans_lock = threading.Lock()
+
+
+def plan_embargo(config: Config, news, now: datetime) -> None:
+    """Plan a one-off build at the next embargo's end (the main loop puts it in the
+    scheduler: a job must not call the scheduler, which a shutdown may be holding)."""
+    upcoming = [item.date for item in news
+                if item.status != "draft" and item.date.timestamp() > now.timestamp()]
+    at = min(upcoming, key=datetime.timestamp) + timedelta(seconds=1) if upcoming else None
+    with _plans_lock:
+        _plans["embargo"] = (str(config.path), at)
+
+
+def _apply_plans(scheduler) -> None:
+    with _plans_lock:
+        plan = _plans.pop("embargo", None)
+        watched = _plans.pop("watch", None)
+    if watched is not None:
+        scheduler.add_job(build_job, args=[watched], id="watch-build", replace_existing=True)
+    if plan is None:
+        return
+    path, at = plan
+    if at is None:
+        if scheduler.get_job("embargo"):
+            scheduler.remove_job("embargo")
+        return
+    scheduler.add_job(build_job, "date", run_date=at, args=[path], id="embargo", replace_existing=True,
+                      misfire_grace_time=None, coalesce=True)
+    log.info("next embargo ends %s: a build is planned then", at.isoformat())
+
+
+# -- running -------------------------------------------------------------------------------------
+
+
+def run_once(config: Config) -> None:
+    """What is due now: a build, and each newsletter whose due edition is within the grace
+    time (sending sends nothing twice)."""
+    build_job(str(config.path))
+    now = datetime.now(UTC)
+    for newsletter in config.newsletters:
+        due = newsletter.when.latest_at_or_before(now.astimezone(config.site.timezone))
+        if due is None:
+            continue
+        if now.timestamp() - due.timestamp() > config.runtime.digest_grace_hours * 3600:
+            log.warning("%s: the edition of %s is older than digest_grace_hours (%s h); not sent late",
+                        newsletter.id, due.isoformat(), config.runtime.digest_grace_hours)
+            continue
+        digest_job(str(config.path), newsletter.id)
+
+
+def run(config: Config, watch: bool = False) -> None:
+    """The daemon, until SIGTERM or SIGINT."""
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from .statedb import database_url, open_database
+
+    url = database_url(config)
+    open_database(url).close()   # created and migrated before the job store uses it
+    scheduler = BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(url=url, tablename="scheduler_jobs")},
+        executors={"default": ThreadPoolExecutor(1)},   # one job at a time
+        job_defaults={"coalesce": True, "max_instances": 1}, timezone=config.site.timezone)
+    path = str(config.path)
+    scheduler.add_job(build_job, "interval", minutes=config.runtime.rebuild_minutes, args=[path], id="build",
+                      replace_existing=True, next_run_time=datetime.now(UTC), misfire_grace_time=None)
+    grace = int(config.runtime.digest_grace_hours * 3600)
+    wanted = {f"digest:{n.id}" for n in config.newsletters}
+    scheduler.start(paused=True)
+    for job in scheduler.get_jobs():
+        if job.id.startswith("digest:") and job.id not in wanted:
+            job.remove()
+    for newsletter in config.newsletters:
+        trigger = CronScheduleTrigger(newsletter.schedule, config.site.timezone.key)
+        job = scheduler.get_job(f"digest:{newsletter.id}")
+        if job is not None and str(job.trigger) == str(trigger):
+            continue   # kept as stored: a run missed while down is still due (or too old)
+        scheduler.add_job(digest_job, trigger, args=[path, newsletter.id], id=f"digest:{newsletter.id}",
+                          replace_existing=True, misfire_grace_time=grace)
+    stop = threading.Event()
+
+    def shutdown(signum, _frame):
+        log.info("signal %s: finishing the running job, then stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    scheduler.resume()
+    log.info("running: rebuild every %s min, %d newsletter(s)%s", config.runtime.rebuild_minutes,
+             len(config.newsletters), ", watching for changes" if watch else "")
+    watcher = threading.Thread(target=_watch, args=(config, scheduler, stop), daemon=True) if watch else None
+    if watcher:
+        watcher.start()
+    while not stop.wait(0.5):   # a timed wait: signal handlers run promptly
+        _apply_plans(scheduler)
+    scheduler.shutdown(wait=True)   # the running job finishes: a build is never cut short
+    log.info("stopped")
+
+
+def _watch(config: Config, scheduler, stop: threading.Event) -> None:
+    """Rebuild on changes to content, templates and newsroom.toml, a burst of saves once."""
+    from watchfiles import watch
+
+    paths = [config.paths.content, config.path]
+    if config.paths.templates is not None:
+        paths.append(config.paths.templates)
+    ignored = {config.paths.output.resolve(), config.paths.state.resolve()}
+
+    def interesting(_change, path: str) -> bool:
+        return not any(Path(path).resolve().is_relative_to(folder) for folder in ignored) \
+            and not Path(path).name.startswith(".")
+
+    # a batch ends after 400 ms without changes (at most 3 s): an editor's burst is one build
+    for changes in watch(*[str(p) for p in paths if p.exists()], watch_filter=interesting, debounce=3000,
+                         step=400, stop_event=stop, yield_on_timeout=False):
+        log.info("%d change(s): rebuilding", len(changes))
+        with _plans_lock:
+            _plans["watch"] = str(config.path)

@@ -1,0 +1,144 @@
+"""`newsroom run`: the daemon in a subprocess, with real time, a real HTTP server for the
+webhook and the hub, and real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from pipeline.runtime import CronScheduleTrigger
+from pipeline.statedb import database_url, open_database
+from pipeline.subscribers import SubscriberStore
+
+from .conftest import SITE_TOML, Site
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+SECRET = "partner-secret-of-good-length"
+
+
+def start(site: Site, *extra: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--config", str(site.config_path),
+                             *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+
+
+def stop(process: subprocess.Popen) -> str:
+    process.send_signal(signal.SIGTERM)
+    try:
+        _, err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, err = process.communicate()
+        raise AssertionError(f"the daemon did not stop on SIGTERM:\n{err}") from None
+    assert process.returncode == 0, err
+    return err
+
+
+def wait_for(condition, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.slow
+def test_an_embargoed_item_is_published_and_announced_within_seconds_of_its_time(tmp_path, httpserver):
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    httpserver.expect_request("/hub", method="POST").respond_with_data("")
+    toml = SITE_TOML.replace("feed_items = 5",
+                             f'feed_items = 5\nwebsub_hubs = ["{httpserver.url_for("/hub")}"]')
+    toml += f'\n[[partners]]\nid = "portal"\nwebhook_url = "{httpserver.url_for("/hook")}"\n'
+    site = Site(tmp_path, toml)
+    lifted = datetime.now(UTC).astimezone(HELSINKI).replace(microsecond=0) + timedelta(seconds=4)
+    site.write_news("soon", f"title: Soon\ndate: {lifted.isoformat()}\ntopics: [neurological]\n")
+    daemon = start(site, env={"NEWSROOM_WEBHOOK_SECRET_PORTAL": SECRET})
+    try:
+        page = site.output / "news/soon/index.html"
+        assert wait_for(lambda: (site.output / "index.html").exists()), "no first build"
+        assert not page.exists()                                   # embargoed at the first build
+        assert wait_for(page.exists, 20), "the embargo's end built nothing"
+        assert time.time() - lifted.timestamp() < 10                # within seconds of its time
+        assert wait_for(lambda: any(r.path == "/hook" for r, _ in httpserver.log), 10)
+        hooks = [json.loads(r.get_data()) for r, _ in httpserver.log if r.path == "/hook"]
+        assert [h["item"]["url"] for h in hooks] == ["https://news.example.org/news/soon/"]
+        assert any(r.path == "/hub" for r, _ in httpserver.log)
+    finally:
+        log = stop(daemon)
+    assert "next embargo ends" in log and "stopped" in log
+
+
+@pytest.mark.slow
+def test_watch_rebuilds_once_for_a_burst_of_saves(tmp_path):
+    site = Site(tmp_path)
+    daemon = start(site, "--watch")
+    try:
+        assert wait_for(lambda: (site.output / "index.html").exists()), "no first build"
+        time.sleep(0.5)
+        for n in range(5):
+            site.write_news(f"burst{n}",
+                            f"title: Burst {n}\ndate: 2026-01-0{n + 1}\ntopics: [neurological]\n")
+            time.sleep(0.05)
+        assert wait_for(lambda: all((site.output / f"news/burst{n}/index.html").exists() for n in range(5)))
+        time.sleep(1.5)
+    finally:
+        log = stop(daemon)
+    assert log.count("change(s): rebuilding") == 1, log
+
+
+def test_once_sends_a_due_digest_once_and_skips_one_older_than_the_grace_time(tmp_path, monkeypatch):
+    now = datetime.now(UTC).astimezone(HELSINKI)
+    toml = SITE_TOML + f"""
+[[newsletters]]
+id = "fresh"
+title = "Fresh"
+lang = "en"
+schedule = "{(now - timedelta(minutes=5)).minute} {(now - timedelta(minutes=5)).hour} * * *"
+
+[[newsletters]]
+id = "stale"
+title = "Stale"
+lang = "en"
+schedule = "{(now - timedelta(hours=3)).minute} {(now - timedelta(hours=3)).hour} * * *"
+
+[runtime]
+digest_grace_hours = 1
+"""
+    site = Site(tmp_path, toml)
+    site.write_news("a",
+                    f"title: A\ndate: {(now - timedelta(hours=5)).isoformat()}\ntopics: [neurological]\n")
+    env = {"NEWSROOM_SECRET": "a-test-secret-of-enough-length"}
+    db = open_database(database_url(site.config))
+    store = SubscriberStore(db, site.config, env["NEWSROOM_SECRET"])
+    for newsletter in ("fresh", "stale"):
+        store.subscribe("reader@example.org", newsletter, now, "test")
+    db.close()
+    for round_ in range(2):
+        done = subprocess.run([sys.executable, "-m", "pipeline", "run", "--once", "--config",
+                               str(site.config_path)],
+                              capture_output=True, text=True, env={**os.environ, **env}, timeout=60)
+        assert done.returncode == 0, done.stderr
+        if round_ == 0:
+            assert "stale: the edition of" in done.stderr and "older than digest_grace_hours" in done.stderr
+    outbox = list((site.root / "state/outbox").glob("*.eml"))
+    assert [p.name.split(".")[0] for p in outbox] == ["fresh"]   # once, and nothing of the stale one
+
+
+def test_the_stored_trigger_is_the_schedule_and_survives_pickling():
+    import pickle
+
+    trigger = CronScheduleTrigger("0 0 * * mon", "Europe/Helsinki")
+    again = pickle.loads(pickle.dumps(trigger))
+    start_at = datetime(2026, 3, 23, tzinfo=HELSINKI)
+    assert again.get_next_fire_time(None, start_at) == start_at
+    assert again.get_next_fire_time(start_at, start_at) == datetime(2026, 3, 30, tzinfo=HELSINKI)
