@@ -309,6 +309,8 @@ def _publish_content(config: Config, content: Content, now: datetime, content_di
     # One build at a time per output folder: the journal and the tree must move together.
     with output_lock(output_dir), _state(config, output_dir) as (journal, editions, db):
         pending = journal.pending(catalog.items, now)
+        partner_journal = Journal(db, journal.target + "#partners", visibility="partners")
+        partner_pending = partner_journal.pending(catalog.partner_only, now)
         # the site's own output issues due editions; a preview build elsewhere only shows them
         archive = archive_editions(config, catalog, editions,
                                    issue=output_dir == config.paths.output.resolve())
@@ -330,7 +332,9 @@ def _publish_content(config: Config, content: Content, now: datetime, content_di
         # the output, which the next build repairs (it renders changes.json from the journal);
         # the other order could publish sequence numbers the journal never recorded.
         own_output = output_dir == config.paths.output.resolve()
-        journal.commit(pending, catalog.items, now, events=own_output)
+        with db.transaction():   # both journals, and their events, together
+            journal.commit(pending, catalog.items, now, events=own_output)
+            partner_journal.commit(partner_pending, catalog.partner_only, now, events=own_output)
         for edition in archive.to_issue:
             editions.record(edition, now)
         result = publisher.finish(catalog.updated)

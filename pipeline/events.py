@@ -41,11 +41,12 @@ class Event:
     data: dict[str, Any]
 
 
-def item_event(change: Change) -> tuple[str, str, dict[str, Any]]:
+def item_event(change: Change, visibility: str = "public") -> tuple[str, str, dict[str, Any]]:
     """The event of a journal change: (type, subject, data)."""
     return (f"item.{change.event}", change.id, {
         "id": change.id, "url": change.url, "lang": change.lang, "topics": list(change.topics),
-        "modified": change.modified.isoformat() if change.modified else None, "seq": change.seq})
+        "modified": change.modified.isoformat() if change.modified else None, "seq": change.seq,
+        "visibility": visibility})
 
 
 def record_events(db: Database, target: str, at: datetime, events: Iterable[tuple[str, str, dict]]) -> None:

@@ -60,8 +60,11 @@ class Journal:
     """The journal of one output folder (``target``): a preview build into another folder,
     say with ``--now`` in the future, must not add events to the real site's log."""
 
-    def __init__(self, db: Database, target: str):
-        self._db, self._target = db, target
+    def __init__(self, db: Database, target: str, visibility: str = "public"):
+        """``visibility`` "partners": the journal of partner-only items (target
+        ``<output>#partners``), kept apart so the public change log never names them;
+        its events go to the outbox of ``<output>``, marked for partners only."""
+        self._db, self._target, self._visibility = db, target, visibility
         self._snapshot: dict[str, tuple] | None = None   # as pending() read it
 
     @property
@@ -122,7 +125,8 @@ class Journal:
         target = self._target
         with self._db.transaction():
             if events:
-                record_events(self._db, target, now, [item_event(c) for c in changes])
+                record_events(self._db, target.removesuffix("#partners"), now,
+                              [item_event(c, self._visibility) for c in changes])
             self._db.executemany(
                 "INSERT INTO changes (target, seq, at, event, id, url, lang, modified)"
                 " VALUES (:target, :seq, :at, :event, :id, :url, :lang, :modified)",

@@ -59,6 +59,8 @@ def _holds(partner: Partner, event: Event) -> bool:
     kept are matched on language alone.)"""
     if not event.type.startswith("item."):
         return False
+    if event.data.get("visibility") == "partners" and not partner.include_partner_only:
+        return False
     if partner.languages and event.data.get("lang") not in partner.languages:
         return False
     topics = event.data.get("topics")

@@ -100,3 +100,28 @@ def test_the_signature_is_what_the_documentation_says(hooked):
     now = int(time.time())
     assert documented_verify()(SECRET, sign(SECRET, body, now), body)
     assert not documented_verify()(SECRET, sign(SECRET, body, now - 3600), body)   # too old
+
+
+def test_partner_only_items_reach_only_partners_that_include_them_and_never_the_change_log(tmp_path,
+                                                                                           httpserver,
+                                                                                             monkeypatch):
+    toml = SITE_TOML + f"""
+[[partners]]
+id = "insider"
+include_partner_only = true
+webhook_url = "{httpserver.url_for('/insider')}"
+
+[[partners]]
+id = "outsider"
+webhook_url = "{httpserver.url_for('/outsider')}"
+"""
+    monkeypatch.setenv("NEWSROOM_WEBHOOK_SECRET_INSIDER", SECRET)
+    monkeypatch.setenv("NEWSROOM_WEBHOOK_SECRET_OUTSIDER", SECRET)
+    httpserver.expect_request("/insider", method="POST").respond_with_data("ok")
+    httpserver.expect_request("/outsider", method="POST").respond_with_data("ok")
+    site = Site(tmp_path, toml)
+    site.write_news("note", FRONT.format(title="Note", lang="en", topic="medtech") + "visibility: partners\n")
+    assert main(["build", "--now", "2026-11-28T12:00", "--config", str(site.config_path)]) == 0
+    paths = [r.path for r, _ in httpserver.log]
+    assert paths == ["/insider"]
+    assert "news/note/" not in (site.output / "syndication/changes.json").read_text()
