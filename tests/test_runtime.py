@@ -142,3 +142,18 @@ def test_the_stored_trigger_is_the_schedule_and_survives_pickling():
     start_at = datetime(2026, 3, 23, tzinfo=HELSINKI)
     assert again.get_next_fire_time(None, start_at) == start_at
     assert again.get_next_fire_time(start_at, start_at) == datetime(2026, 3, 30, tzinfo=HELSINKI)
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_build_lets_it_finish_and_leaves_the_output_whole(tmp_path):
+    site = Site(tmp_path)
+    for n in range(600):
+        site.write_news(f"n{n}", f"title: News {n}\ndate: 2026-0{1 + n % 9}-{1 + n % 28:02d}\n"
+                                 "topics: [neurological]\n", "A paragraph of news. " * 40 + "\n")
+    daemon = start(site)
+    assert wait_for(lambda: any(tmp_path.glob(".output*")) or (site.output).exists(), 30), "no build started"
+    log = stop(daemon)
+    assert log.index("signal 15") < log.index("built 600 items"), log   # the running build finished
+    manifest = json.loads((site.output / "syndication/index.json").read_text())
+    assert all((site.output / entry["path"]).is_file() for entry in manifest["files"])
+    assert len(list((site.output / "news").iterdir())) == 600
