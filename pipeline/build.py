@@ -26,13 +26,14 @@ from .config import Config
 from .content import Content, collector_paused, load_content
 from .editions import EditionStore
 from .events import record_events
-from .journal import ChangeLog, Journal
+from .journal import ChangeLog, Journal, commit_profiles
 from .media import EMAIL_IMAGE_WIDTH, can_rasterize, email_rendition_path, rasterize_svg, read_medium
 from .model import Problem
 from .publish import Publisher, PublishError, PublishResult, check_output_dir, output_lock
 from .render import Output, Share, Sink, emit, feeds, pages, partners, schemas, syndication
 from .statedb import Database, database_url, open_database
 from .templating import template_files
+from .urls import organization_path, url_of
 
 __all__ = ["BuildReport", "ContentErrors", "build_site", "catalog_for", "check_content", "render_all"]
 
@@ -335,6 +336,11 @@ def _publish_content(config: Config, content: Content, now: datetime, content_di
         with db.transaction():   # both journals, and their events, together
             journal.commit(pending, catalog.items, now, events=own_output)
             partner_journal.commit(partner_pending, catalog.partner_only, now, events=own_output)
+            commit_profiles(db, journal.target, {
+                slug: (url_of(config.site, organization_path(config.site, config.site.default_language,
+                                                             slug)),
+                       content.fingerprints.get(profile.source, ""))
+                for slug, profile in catalog.profiles.items()}, now, events=own_output)
         for edition in archive.to_issue:
             editions.record(edition, now)
         result = publisher.finish(catalog.updated)

@@ -174,3 +174,25 @@ def _change(row: tuple) -> Change:
     return Change(seq, datetime.fromisoformat(at), event, item_id, url, lang,
                   datetime.fromisoformat(modified) if modified else None)
 
+
+
+def commit_profiles(db: Database, target: str, profiles: dict[str, tuple[str, str]], now: datetime,
+                    events: bool) -> list[str]:
+    """Record the profiles published (slug -> (page url, digest of the file)) in the journal
+    of ``<target>#profiles``; with ``events``, a ``profile.updated`` event for each one new or
+    changed since, in the caller's transaction. Returns the slugs that changed."""
+    key = target + "#profiles"
+    before = {slug: (url, digest) for slug, url, digest in db.query(
+        "SELECT id, url, modified FROM published WHERE target = :target", {"target": key})}
+    changed = sorted(slug for slug, row in profiles.items() if before.get(slug) != row)
+    gone = sorted(before.keys() - profiles.keys())
+    db.executemany("DELETE FROM published WHERE target = :target AND id = :id",
+                   [{"target": key, "id": slug} for slug in [*changed, *gone]])
+    db.executemany("INSERT INTO published (target, id, url, lang, modified, topics)"
+                   " VALUES (:target, :id, :url, '', :modified, '')",
+                   [{"target": key, "id": slug, "url": profiles[slug][0], "modified": profiles[slug][1]}
+                    for slug in changed])
+    if events and before:   # a first build announces nothing: every profile would be "updated"
+        record_events(db, target, now, [("profile.updated", slug, {"slug": slug, "url": profiles[slug][0]})
+                                        for slug in changed])
+    return changed

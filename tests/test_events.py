@@ -91,3 +91,15 @@ def test_events_survive_a_crash_between_publishing_and_handling(site):
     dispatch(db, handlers, "output", NOW)
     db.close()
     assert sorted(seen) == ["build.completed", "item.published"]
+
+
+def test_an_edited_profile_is_one_profile_updated_event(site):
+    site.write_news("a", FRONT.format(title="A", date="2026-11-20"))
+    build_site(site.config, NOW)
+    build_site(site.config, NOW)
+    assert [e for e in events(site) if e[0] == "profile.updated"] == []   # a first build: none
+    site.write_profile("uef", "name: {en: University of Eastern Finland, fi: Itä-Suomen yliopisto}\n"
+                              "kind: university\ncity: Joensuu\ntopics: [neurological]\n", "Edited.\n")
+    build_site(site.config, NOW)
+    build_site(site.config, NOW)
+    assert [e for e in events(site) if e[0] == "profile.updated"] == [("profile.updated", "uef")]
