@@ -181,7 +181,7 @@ def run(config: Config, watch: bool = False) -> None:
         if job is not None and str(job.trigger) == str(trigger):
             continue   # kept as stored: a run missed while down is still due (or too old)
         scheduler.add_job(digest_job, trigger, args=[path, newsletter.id], id=f"digest:{newsletter.id}",
-                          replace_existing=True, misfire_grace_time=grace)
+                          name=f"digest:{newsletter.id}", replace_existing=True, misfire_grace_time=grace)
     stop = threading.Event()
 
     def shutdown(signum, _frame):

@@ -157,3 +157,56 @@ def test_sigterm_during_a_build_lets_it_finish_and_leaves_the_output_whole(tmp_p
     manifest = json.loads((site.output / "syndication/index.json").read_text())
     assert all((site.output / entry["path"]).is_file() for entry in manifest["files"])
     assert len(list((site.output / "news").iterdir())) == 600
+
+
+@pytest.mark.slow
+def test_after_downtime_a_missed_digest_is_sent_once_and_one_too_old_is_skipped(tmp_path, monkeypatch):
+    import pickle
+    import sqlite3
+
+    now = datetime.now(UTC).astimezone(HELSINKI).replace(second=0, microsecond=0)
+    recent, old = now - timedelta(minutes=10), now - timedelta(hours=3)
+    toml = SITE_TOML + f"""
+[[newsletters]]
+id = "recent"
+title = "Recent"
+lang = "en"
+schedule = "{recent.minute} {recent.hour} * * *"
+
+[[newsletters]]
+id = "old"
+title = "Old"
+lang = "en"
+schedule = "{old.minute} {old.hour} * * *"
+
+[runtime]
+digest_grace_hours = 1
+"""
+    site = Site(tmp_path, toml)
+    site.write_news("a",
+                    f"title: A\ndate: {(now - timedelta(hours=5)).isoformat()}\ntopics: [neurological]\n")
+    env = {"NEWSROOM_SECRET": "a-test-secret-of-enough-length"}
+    monkeypatch.setenv("NEWSROOM_SECRET", env["NEWSROOM_SECRET"])
+    db = open_database(database_url(site.config))
+    store = SubscriberStore(db, site.config, env["NEWSROOM_SECRET"])
+    for newsletter in ("recent", "old"):
+        store.subscribe("reader@example.org", newsletter, now, "test")
+    db.close()
+    first = start(site, env=env)
+    assert wait_for(lambda: (site.output / "index.html").exists())
+    stop(first)
+    # the daemon was "down" over both instants: the stored jobs were due then
+    with sqlite3.connect(site.root / "state/newsroom.db") as jobs:
+        for job_id, state in jobs.execute("SELECT id, job_state FROM scheduler_jobs WHERE id LIKE 'digest:%'"):
+            due = recent if job_id == "digest:recent" else old
+            job = pickle.loads(state)
+            job["next_run_time"] = due
+            jobs.execute("UPDATE scheduler_jobs SET job_state = ?, next_run_time = ? WHERE id = ?",
+                         (pickle.dumps(job), due.timestamp(), job_id))
+    second = start(site, env=env)
+    assert wait_for(lambda: list((site.root / "state/outbox").glob("recent.*.eml")), 30)
+    time.sleep(1)
+    log = stop(second)
+    outbox = sorted(p.name.split(".")[0] for p in (site.root / "state/outbox").glob("*.eml"))
+    assert outbox == ["recent"]                                  # once, and not the old one
+    assert "digest:old" in log and "missed" in log, log          # the skipped one is logged
