@@ -153,7 +153,7 @@ def test_sigterm_during_a_build_lets_it_finish_and_leaves_the_output_whole(tmp_p
     daemon = start(site)
     assert wait_for(lambda: any(tmp_path.glob(".output*")) or (site.output).exists(), 30), "no build started"
     log = stop(daemon)
-    assert log.index("signal 15") < log.index("built 600 items"), log   # the running build finished
+    assert log.index("signal 15") < log.index("built 600 items"), log   # the build finished
     manifest = json.loads((site.output / "syndication/index.json").read_text())
     assert all((site.output / entry["path"]).is_file() for entry in manifest["files"])
     assert len(list((site.output / "news").iterdir())) == 600
@@ -197,7 +197,8 @@ digest_grace_hours = 1
     stop(first)
     # the daemon was "down" over both instants: the stored jobs were due then
     with sqlite3.connect(site.root / "state/newsroom.db") as jobs:
-        for job_id, state in jobs.execute("SELECT id, job_state FROM scheduler_jobs WHERE id LIKE 'digest:%'"):
+        rows = jobs.execute("SELECT id, job_state FROM scheduler_jobs WHERE id LIKE 'digest:%'").fetchall()
+        for job_id, state in rows:
             due = recent if job_id == "digest:recent" else old
             job = pickle.loads(state)
             job["next_run_time"] = due
