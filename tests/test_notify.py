@@ -125,3 +125,35 @@ webhook_url = "{httpserver.url_for('/outsider')}"
     paths = [r.path for r, _ in httpserver.log]
     assert paths == ["/insider"]
     assert "news/note/" not in (site.output / "syndication/changes.json").read_text()
+
+
+def test_a_build_killed_while_notifying_delivers_on_the_next_run_with_the_same_key(hooked, httpserver):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    arrived = threading.Event()
+    keys = []
+
+    def slow_hook(request):
+        keys.append(request.headers["Idempotency-Key"])
+        arrived.set()
+        if len(keys) == 1:
+            time.sleep(3)   # the sender is killed while it waits for this answer
+        return Response("ok")
+
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(slow_hook)
+    httpserver.expect_request("/hub", method="POST").respond_with_data("")
+    hooked.write_news("mine", FRONT.format(title="Mine", lang="en", topic="medtech"))
+    command = [sys.executable, "-m", "pipeline", "build", "--now", "2026-11-28T12:00", "--config",
+               str(hooked.config_path)]
+    build = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert arrived.wait(30), "the webhook was never called"
+    os.kill(build.pid, signal.SIGKILL)
+    build.wait()
+    assert (hooked.output / "news/mine/index.html").exists()          # published before the kill
+    again = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert len(keys) == 2 and keys[0] == keys[1]                       # delivered again, same key
