@@ -243,8 +243,8 @@ def _build(args, config: Config, out: Console, err: Console) -> int:
         for path in report.skipped:
             err.print(printable(f"newsroom: skipped {path}"), markup=False, soft_wrap=True)
     _summary(report, out)
-    if not args.output:   # the site's own output: tell partners and hubs
-        from .notify import notify
+    if not args.output and (config.site.websub_hubs or any(p.webhook_url for p in config.partners)):
+        from .notify import notify  # the site's own output: tell partners and hubs
 
         notify(config, now, log=lambda line: err.print(line, markup=False, soft_wrap=True))
     return EXIT_OK

@@ -142,6 +142,12 @@ class Journal:
                     self._db.execute("INSERT INTO sequence (target, last_seq) VALUES (:target, :seq)", last)
             self._db.execute("DELETE FROM changes WHERE target = :target AND at < :since",
                              {"target": target, "since": _utc(now - KEEP)})
+            if events:   # delivered or given up long ago, with their deliveries and attempts
+                old = {"target": target.removesuffix("#partners"), "since": _utc(now - KEEP)}
+                for table in ("delivery_attempts", "deliveries"):
+                    self._db.execute(f"DELETE FROM {table} WHERE event_id IN (SELECT id FROM events"
+                                     " WHERE target = :target AND at < :since)", old)
+                self._db.execute("DELETE FROM events WHERE target = :target AND at < :since", old)
 
     def _replace_snapshot(self, rows: dict[str, tuple[str, str, str, str]]) -> None:
         """Make the ``published`` rows ``rows``, writing only the difference from the

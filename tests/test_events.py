@@ -103,3 +103,19 @@ def test_an_edited_profile_is_one_profile_updated_event(site):
     build_site(site.config, NOW)
     build_site(site.config, NOW)
     assert [e for e in events(site) if e[0] == "profile.updated"] == [("profile.updated", "uef")]
+
+
+def test_events_older_than_90_days_are_pruned(site):
+    site.write_news("a", FRONT.format(title="A", date="2026-01-20"))
+    build_site(site.config, NOW - timedelta(days=120))
+    handlers = Handlers()
+    handlers.register("log", lambda event: None)
+    db = open_database(database_url(site.config))
+    dispatch(db, handlers, "output", NOW - timedelta(days=120))
+    db.close()
+    site.write_news("b", FRONT.format(title="B", date="2026-11-20"))
+    build_site(site.config, NOW)
+    assert item_events(site) == [("item.published", "b")]
+    db = open_database(database_url(site.config))
+    assert db.query("SELECT COUNT(*) FROM deliveries") == [(0,)]
+    db.close()
