@@ -46,7 +46,9 @@ def item_event(change: Change, visibility: str = "public") -> tuple[str, str, di
     return (f"item.{change.event}", change.id, {
         "id": change.id, "url": change.url, "lang": change.lang, "topics": list(change.topics),
         "modified": change.modified.isoformat() if change.modified else None, "seq": change.seq,
-        "visibility": visibility})
+        "visibility": visibility,
+        **({"previous": {"lang": change.previous[0], "topics": list(change.previous[1])}}
+           if change.previous else {})})
 
 
 def record_events(db: Database, target: str, at: datetime, events: Iterable[tuple[str, str, dict]]) -> None:

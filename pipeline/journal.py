@@ -34,6 +34,7 @@ class Change:
     lang: str
     modified: datetime | None = None   # the item's date/updated, for published and updated
     topics: tuple[str, ...] = field(default=(), compare=False)   # for events (who hears of it)
+    previous: tuple[str, tuple[str, ...]] | None = field(default=None, compare=False)   # lang, topics before
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,12 @@ class Journal:
         changes: list[Change] = []
         for item in sorted(changed, key=lambda i: (i.date.timestamp(), i.id)):
             seq += 1
-            event = "published" if item.id not in before else "updated"
-            changes.append(Change(seq, now, event, item.id, item.url, item.lang, item.modified, item.topics))
+            old = before.get(item.id)
+            event = "published" if old is None else "updated"
+            previous = (old[1],
+                        tuple((old[3] or "").split())) if old is not None and old[3] is not None else None
+            changes.append(Change(seq, now, event, item.id, item.url, item.lang, item.modified, item.topics,
+                                  previous))
         for item_id in sorted(set(before) - set(current)):
             url, lang, _, topics = before[item_id]
             seq += 1

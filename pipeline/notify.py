@@ -55,16 +55,34 @@ def register_notifiers(config: Config, handlers: Handlers, session: requests.Ses
 
 
 def _holds(partner: Partner, event: Event) -> bool:
-    """Would the partner's file hold this item? (Withdrawals recorded before topics were
-    kept are matched on language alone.)"""
+    """Does (or did) the partner's file hold this item? A partner hears of an item that
+    enters its file and of one that leaves it (an update that moved it out of its topics
+    or languages reaches it as a withdrawal, see :func:`_type_for`)."""
     if not event.type.startswith("item."):
         return False
     if event.data.get("visibility") == "partners" and not partner.include_partner_only:
         return False
-    if partner.languages and event.data.get("lang") not in partner.languages:
+    return _matches(partner, event.data) or _matches(partner, event.data.get("previous"))
+
+
+def _matches(partner: Partner, data: dict | None) -> bool:
+    """Would the file hold an item of this language and these topics? (Withdrawals recorded
+    before topics were kept are matched on language alone.)"""
+    if not data:
         return False
-    topics = event.data.get("topics")
+    if partner.languages and data.get("lang") not in partner.languages:
+        return False
+    topics = data.get("topics")
     return not partner.topics or not topics or bool(set(partner.topics) & set(topics))
+
+
+def _type_for(partner: Partner, event: Event) -> str:
+    """The event as this partner sees it: an update that takes the item out of its file is a
+    withdrawal, one that brings it in a publication."""
+    if event.type != "item.updated" or "previous" not in event.data:
+        return event.type
+    now, before = _matches(partner, event.data), _matches(partner, event.data["previous"])
+    return "item.withdrawn" if before and not now else "item.published" if now and not before else event.type
 
 
 def _webhook(config: Config, partner: Partner, session: requests.Session, clock: Callable[[], float]):
@@ -75,7 +93,7 @@ def _webhook(config: Config, partner: Partner, session: requests.Session, clock:
         if not key:
             raise RuntimeError(f"{secret_name(partner.id)} is not set: the webhook cannot be signed")
         body = json.dumps({
-            "type": event.type, "event_id": event.id, "at": event.at.isoformat(),
+            "type": _type_for(partner, event), "event_id": event.id, "at": event.at.isoformat(),
             "item": {"id": event.data.get("id"), "url": event.data.get("url"),
                      "lang": event.data.get("lang")},
             "partner_file": partner_file,
@@ -83,7 +101,8 @@ def _webhook(config: Config, partner: Partner, session: requests.Session, clock:
         response = session.post(partner.webhook_url, data=body, timeout=TIMEOUT, allow_redirects=False,
                                 headers={
             "Content-Type": "application/json", "Newsroom-Signature": sign(key, body, int(clock())),
-            "Idempotency-Key": f"newsroom-{event.id}-{partner.id}", "Newsroom-Event": event.type})
+            "Idempotency-Key": f"newsroom-{event.id}-{partner.id}",
+            "Newsroom-Event": _type_for(partner, event)})
         if not 200 <= response.status_code < 300:
             raise RuntimeError(f"{partner.webhook_url} answered {response.status_code}")
 
@@ -109,6 +128,7 @@ def notify(config: Config, now, log: Callable[[str], None] = lambda _line: None)
     """Deliver what is due in the outbox of the site's output to the webhooks and hubs of
     newsroom.toml (after a build; the daemon does the same on its schedule). None when
     nothing is configured."""
+    import fcntl
     from contextlib import closing
 
     from .build import journal_target
@@ -119,8 +139,15 @@ def notify(config: Config, now, log: Callable[[str], None] = lambda _line: None)
     session = register_notifiers(config, handlers)
     if not handlers.items:
         return None
-    with closing(session), closing(open_database(database_url(config))) as db:
-        report = dispatch(db, handlers, journal_target(config, config.paths.output.resolve()), now)
+    config.paths.state.mkdir(parents=True, exist_ok=True)
+    with closing(session), open(config.paths.state / ".notify.lock", "a+b") as lock:
+        try:   # one deliverer at a time: another process delivering now would send the same events
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log("notifications: another process is delivering them")
+            return None
+        with closing(open_database(database_url(config))) as db:
+            report = dispatch(db, handlers, journal_target(config, config.paths.output.resolve()), now)
     if report.retrying or report.given_up:
         log(f"notifications: {report.done} delivered, {report.retrying} to retry later, "
             f"{report.given_up} given up (newsroom webhooks log)")

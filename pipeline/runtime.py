@@ -120,7 +120,9 @@ def _apply_plans(scheduler) -> None:
         plan = _plans.pop("embargo", None)
         watched = _plans.pop("watch", None)
     if watched is not None:
-        scheduler.add_job(build_job, args=[watched], id="watch-build", replace_existing=True)
+        # waits behind a running job however long it takes (never dropped as "missed")
+        scheduler.add_job(build_job, args=[watched], id="watch-build", replace_existing=True,
+                          misfire_grace_time=None, coalesce=True)
     if plan is None:
         return
     path, at = plan

@@ -157,3 +157,31 @@ def test_a_build_killed_while_notifying_delivers_on_the_next_run_with_the_same_k
     again = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0, again.stderr
     assert len(keys) == 2 and keys[0] == keys[1]                       # delivered again, same key
+
+
+def test_a_partner_hears_when_an_update_takes_an_item_out_of_its_file(hooked, httpserver):
+    received = []
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(
+        lambda request: received.append(json.loads(request.get_data())) or Response("ok"))
+    httpserver.expect_request("/hub", method="POST").respond_with_data("")
+    hooked.write_news("x", FRONT.format(title="X", lang="en", topic="medtech"))
+    assert main(["build", "--now", "2026-11-28T12:00", "--config", str(hooked.config_path)]) == 0
+    hooked.write_news("x", FRONT.format(title="X", lang="en", topic="neurological") + "updated: 2026-11-28\n")
+    assert main(["build", "--now", "2026-11-28T12:00", "--config", str(hooked.config_path)]) == 0
+    assert [r["type"] for r in received] == ["item.published", "item.withdrawn"]
+
+
+def test_one_process_delivers_at_a_time(hooked, httpserver):
+    import fcntl
+
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    httpserver.expect_request("/hub", method="POST").respond_with_data("")
+    hooked.write_news("mine", FRONT.format(title="Mine", lang="en", topic="medtech"))
+    build_site(hooked.config, NOW)
+    lines = []
+    (hooked.root / "state").mkdir(exist_ok=True)
+    with open(hooked.root / "state/.notify.lock", "a+b") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)   # another process is delivering
+        assert notify(hooked.config, NOW, log=lines.append) is None
+    assert "another process" in lines[0] and not any(r.path == "/hook" for r, _ in httpserver.log)
+    assert notify(hooked.config, NOW).done >= 1
