@@ -387,12 +387,14 @@ def _webhooks_log(args, config: Config, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
-def _subscribers(config: Config):
-    from .statedb import database_url, open_database
+@contextmanager
+def _subscribers(config: Config) -> Iterator:
+    """The subscriber store of the state database, closed after the block."""
+    from .statedb import state_database
     from .subscribers import SubscriberStore
 
-    db = open_database(database_url(config))
-    return db, SubscriberStore(db, config, secret("NEWSROOM_SECRET"))
+    with state_database(config) as db:
+        yield SubscriberStore(db, config, secret("NEWSROOM_SECRET"))
 
 
 def _email(text: str) -> str:
@@ -405,8 +407,7 @@ def _email(text: str) -> str:
 
 
 def _subscribers_import(args, config: Config, out: Console, err: Console) -> int:
-    db, store = _subscribers(config)
-    try:
+    with _subscribers(config) as store:
         report = store.import_csv(args.file.resolve(), _now(None, config), pending=args.pending,
                                   resubscribe=args.resubscribe)
         confirmations = 0
@@ -414,8 +415,6 @@ def _subscribers_import(args, config: Config, out: Console, err: Console) -> int
             from .confirm import send_confirmations
 
             confirmations = send_confirmations(config, store, report.pending, _now(None, config))
-    finally:
-        db.close()
     for problem in report.problems:
         err.print(printable(str(problem)), markup=False, soft_wrap=True)
     out.print(f"imported {args.file.name}: {report.added} added, {report.updated} updated, "
@@ -426,11 +425,8 @@ def _subscribers_import(args, config: Config, out: Console, err: Console) -> int
 
 
 def _subscribers_export(args, config: Config, out: Console, err: Console) -> int:
-    db, store = _subscribers(config)
-    try:
+    with _subscribers(config) as store:
         text = store.export_csv()
-    finally:
-        db.close()
     if args.to:
         from .publish import write_atomically
 
@@ -444,13 +440,10 @@ def _subscribers_export(args, config: Config, out: Console, err: Console) -> int
 def _subscribers_list(args, config: Config, out: Console, err: Console) -> int:
     from .subscribers import STATUSES
 
-    db, store = _subscribers(config)
-    try:
+    with _subscribers(config) as store:
         counts = store.counts()
-    finally:
-        db.close()
-    names = [n.id for n in config.newsletters] + sorted({nl for nl,
-                                                         _ in counts} - {n.id for n in config.newsletters})
+    configured = [n.id for n in config.newsletters]
+    names = configured + sorted({nl for nl, _ in counts} - set(configured))
     width = max([len("newsletter"), *map(len, names)])
     out.print(f"{'newsletter':<{width}}  " + "  ".join(f"{s:>12}" for s in STATUSES), markup=False)
     for name in names:
@@ -460,42 +453,33 @@ def _subscribers_list(args, config: Config, out: Console, err: Console) -> int:
 
 
 def _subscribers_add(args, config: Config, out: Console, err: Console) -> int:
-    db, store = _subscribers(config)
-    try:
+    with _subscribers(config) as store:
         topics = [t for t in args.topics.replace(",", " ").split() if t]
         try:
             outcome = store.subscribe(_email(args.email), args.newsletter, _now(None, config), "cli",
                                       name=args.name, language=args.language, topics=topics)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-    finally:
-        db.close()
     out.print(f"{args.newsletter}: {outcome}", markup=False)
     return EXIT_OK
 
 
 def _subscribers_remove(args, config: Config, out: Console, err: Console) -> int:
-    db, store = _subscribers(config)
-    try:
+    with _subscribers(config) as store:
         subscriber = store.get(_email(args.email))
         if subscriber is None:
             raise UsageError(f"no subscriber {args.email!r}")
         if args.newsletter is not None:
             config.newsletter(args.newsletter)
         changed = store.set_status(subscriber.id, args.newsletter, "unsubscribed", _now(None, config), "cli")
-    finally:
-        db.close()
     out.print(f"unsubscribed from {changed} newsletter(s)", markup=False)
     return EXIT_OK
 
 
 def _subscribers_forget(args, config: Config, out: Console, err: Console) -> int:
-    db, store = _subscribers(config)
-    try:
+    with _subscribers(config) as store:
         address = _email(args.email)
         found = store.forget(address, _now(None, config))
-    finally:
-        db.close()
     from .senders import OutboxSender
 
     purged = OutboxSender(config.paths.state / "outbox").purge(address)

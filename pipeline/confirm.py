@@ -14,7 +14,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 
 from .config import Config, ConfigError, secret
 from .messages import SMTP, RecipientError, envelope_address, make_token
-from .senders import PermanentFailure, ServerUnavailable, TemporaryFailure, UnknownOutcome
+from .senders import PermanentFailure, ServerUnavailable, TemporaryFailure, UnknownOutcome, senders_for
 from .subscribers import SubscriberStore
 
 __all__ = ["confirmation_message", "send_confirmations"]
@@ -56,9 +56,7 @@ def confirmation_message(config: Config, email: str, token_key: str, newsletter_
 def send_confirmations(config: Config, store: SubscriberStore, pending: list[tuple[str, str]],
                        now: datetime) -> int:
     """Ask each (email, newsletter) to confirm; how many messages went out."""
-    from .digest import _senders
-
-    sender = _senders(config)[0]
+    sender = senders_for(config)[0]
     sent = 0
     try:
         for email, newsletter in pending:

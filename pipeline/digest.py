@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,8 +24,8 @@ from .editions import Edition, EditionStore, due_edition, issued_editions
 from .messages import PREVIEW_TOKEN, MessageFactory, Recipient
 from .publish import write_atomically
 from .render.digest import DigestRenderer
-from .senders import OutboxSender, SmtpSender, SmtpSettings
-from .statedb import Database, database_url, open_database
+from .senders import senders_for
+from .statedb import state_database, state_lock
 from .subscribers import SubscriberStore
 from .templating import load_templates
 
@@ -119,11 +119,11 @@ def send_edition(config: Config, newsletter_id: str, now: datetime, content_dir:
     issue it (record it) if no build has, queue a ledger row per subscriber, send."""
     newsletter = config.newsletter(newsletter_id)
     secret_ = secret("NEWSROOM_SECRET")
-    senders = _senders(config)
+    senders = senders_for(config)
     content = _content(config, content_dir)
     try:
         catalog = catalog_for(config, content, now)
-        with _send_lock(config, newsletter.id), _database(config) as db:
+        with _send_lock(config, newsletter.id), state_database(config) as db:
             editions = EditionStore(db)
             edition = due_edition(newsletter, catalog, editions)
             if edition is None:
@@ -155,32 +155,12 @@ def send_edition(config: Config, newsletter_id: str, now: datetime, content_dir:
 @contextmanager
 def _send_lock(config: Config, newsletter_id: str) -> Iterator[None]:
     """One send of a newsletter at a time on this machine: two would both take every row."""
-    import fcntl
-
-    config.paths.state.mkdir(parents=True, exist_ok=True)
-    path = config.paths.state / f".send-{newsletter_id}.lock"
-    with open(path, "a+b") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with state_lock(config, f"send-{newsletter_id}") as held:
+        if not held:
+            lock = config.paths.state / f".send-{newsletter_id}.lock"
             raise ConfigError(f"another `newsroom digest send {newsletter_id}` is running "
-                              f"(it holds {path}); let it finish") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def _senders(config: Config) -> list:
-    """One sender per connection: SMTP (``NEWSROOM_SMTP_URL``) or the outbox folder."""
-    if config.delivery.method == "outbox":
-        return [OutboxSender(config.paths.state / "outbox")]
-    url = secret("NEWSROOM_SMTP_URL")
-    if not url:
-        raise ConfigError("[delivery] method = \"smtp\" needs NEWSROOM_SMTP_URL "
-                          "(smtp://user:pass@host:port, smtps://…, ?starttls=true)")
-    settings = SmtpSettings.from_url(url)
-    return [SmtpSender(settings) for _ in range(config.delivery.connections)]
+                              f"(it holds {lock}); let it finish")
+        yield
 
 
 def edition_messages(config: Config, catalog: Catalog, content: Content, edition: Edition,
@@ -202,13 +182,7 @@ def _content(config: Config, content_dir: Path | None) -> Content:
 
 
 @contextmanager
-def _database(config: Config) -> Iterator[Database]:
-    with closing(open_database(database_url(config))) as db:
-        yield db
-
-
-@contextmanager
 def _store(config: Config) -> Iterator[EditionStore]:
     """The editions of the state database, closed afterwards."""
-    with _database(config) as db:
+    with state_database(config) as db:
         yield EditionStore(db)

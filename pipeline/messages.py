@@ -265,7 +265,7 @@ class MessageFactory:
 
     def _to(self, recipient: Recipient):
         """The To header, checked: one address, exactly the recipient's, on one line."""
-        address = _addr_spec(recipient.email)
+        address = envelope_address(recipient.email)
         name = _one_line(recipient.name)
         if "=?" in name:   # would be decoded as an encoded word, and could carry a line break
             name = ""
@@ -346,13 +346,9 @@ def _one_line(text: str) -> str:
 
 
 def envelope_address(email: str) -> str:
-    """The address for SMTP's envelope (RCPT TO): the domain in punycode."""
-    return _addr_spec(email)
-
-
-def _addr_spec(email: str) -> str:
-    """``local@domain`` as SMTP carries it: an internationalized domain in punycode; a
-    non-ASCII local part needs SMTPUTF8, which Newsroom does not send, and is refused."""
+    """``local@domain`` as SMTP carries it (the To header and RCPT TO): an internationalized
+    domain in punycode; a non-ASCII local part needs SMTPUTF8, which Newsroom does not send,
+    and is refused."""
     if not isinstance(email, str) or email.count("@") != 1 or _UNSAFE_IN_HEADER.search(email) \
             or any(ch in email for ch in ' \t<>,;"()[]\\'):
         raise RecipientError(f"{email!r} is not one plain address")

@@ -128,25 +128,22 @@ def notify(config: Config, now, log: Callable[[str], None] = lambda _line: None)
     """Deliver what is due in the outbox of the site's output to the webhooks and hubs of
     newsroom.toml (after a build; the daemon does the same on its schedule). None when
     nothing is configured."""
-    import fcntl
     from contextlib import closing
 
     from .build import journal_target
     from .events import dispatch
-    from .statedb import database_url, open_database
+    from .statedb import state_database, state_lock
 
     handlers = Handlers()
     session = register_notifiers(config, handlers)
     if not handlers.items:
         return None
-    config.paths.state.mkdir(parents=True, exist_ok=True)
-    with closing(session), open(config.paths.state / ".notify.lock", "a+b") as lock:
-        try:   # one deliverer at a time: another process delivering now would send the same events
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    # one deliverer at a time: another process delivering now would send the same events
+    with closing(session), state_lock(config, "notify") as held:
+        if not held:
             log("notifications: another process is delivering them")
             return None
-        with closing(open_database(database_url(config))) as db:
+        with state_database(config) as db:
             report = dispatch(db, handlers, journal_target(config, config.paths.output.resolve()), now)
     if report.retrying or report.given_up:
         log(f"notifications: {report.done} delivered, {report.retrying} to retry later, "
@@ -156,11 +153,9 @@ def notify(config: Config, now, log: Callable[[str], None] = lambda _line: None)
 
 def delivery_log(config: Config, limit: int = 50) -> list[tuple]:
     """The latest webhook and hub delivery attempts: (at, handler, event type, subject, attempt, outcome)."""
-    from contextlib import closing
+    from .statedb import state_database
 
-    from .statedb import database_url, open_database
-
-    with closing(open_database(database_url(config))) as db:
+    with state_database(config) as db:
         return db.query("SELECT a.at, a.handler, e.type, e.subject, a.attempt, a.outcome"
                         " FROM delivery_attempts a"
                         " JOIN events e ON e.id = a.event_id WHERE a.handler LIKE 'webhook:%'"

@@ -160,10 +160,11 @@ def run(config: Config, watch: bool = False) -> None:
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from .statedb import database_url, open_database
+    from .statedb import database_url, state_database
 
     url = database_url(config)
-    open_database(url).close()   # created and migrated before the job store uses it
+    with state_database(config):   # created and migrated before the job store uses it
+        pass
     scheduler = BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(url=url, tablename="scheduler_jobs")},
         executors={"default": ThreadPoolExecutor(1)},   # one job at a time
@@ -195,7 +196,7 @@ def run(config: Config, watch: bool = False) -> None:
     scheduler.resume()
     log.info("running: rebuild every %s min, %d newsletter(s)%s", config.runtime.rebuild_minutes,
              len(config.newsletters), ", watching for changes" if watch else "")
-    watcher = threading.Thread(target=_watch, args=(config, scheduler, stop), daemon=True) if watch else None
+    watcher = threading.Thread(target=_watch, args=(config, stop), daemon=True) if watch else None
     if watcher:
         watcher.start()
     while not stop.wait(0.5):   # a timed wait: signal handlers run promptly
@@ -204,7 +205,7 @@ def run(config: Config, watch: bool = False) -> None:
     log.info("stopped")
 
 
-def _watch(config: Config, scheduler, stop: threading.Event) -> None:
+def _watch(config: Config, stop: threading.Event) -> None:
     """Rebuild on changes to content, templates and newsroom.toml, a burst of saves once."""
     from watchfiles import watch
 

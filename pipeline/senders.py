@@ -24,12 +24,34 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .config import ConfigError
+from .config import Config, ConfigError, secret
 
-__all__ = ["OutboxSender", "PermanentFailure", "Sender", "ServerUnavailable", "SmtpSender", "SmtpSettings",
-           "TemporaryFailure", "UnknownOutcome"]
+__all__ = [
+    "OutboxSender",
+    "PermanentFailure",
+    "Sender",
+    "ServerUnavailable",
+    "SmtpSender",
+    "SmtpSettings",
+    "TemporaryFailure",
+    "UnknownOutcome",
+    "senders_for",
+]
 
 TIMEOUT = 30.0
+
+
+def senders_for(config: Config) -> list[Sender]:
+    """One sender per connection: SMTP (``NEWSROOM_SMTP_URL``) or the outbox folder
+    (``state/outbox/``: the output folder is replaced whole by every build)."""
+    if config.delivery.method == "outbox":
+        return [OutboxSender(config.paths.state / "outbox")]
+    url = secret("NEWSROOM_SMTP_URL")
+    if not url:
+        raise ConfigError("[delivery] method = \"smtp\" needs NEWSROOM_SMTP_URL "
+                          "(smtp://user:pass@host:port, smtps://…, ?starttls=true)")
+    settings = SmtpSettings.from_url(url)
+    return [SmtpSender(settings) for _ in range(config.delivery.connections)]
 
 
 class TemporaryFailure(Exception):

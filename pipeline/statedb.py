@@ -19,6 +19,7 @@ Alembic (and so SQLAlchemy) is imported only when the schema must change.
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -27,7 +28,8 @@ from typing import Any, Protocol
 
 from .config import Config, ConfigError, secret
 
-__all__ = ["HEAD", "Database", "EngineDatabase", "SqliteDatabase", "database_url", "open_database"]
+__all__ = ["HEAD", "Database", "EngineDatabase", "SqliteDatabase", "database_url", "open_database",
+           "state_database", "state_lock"]
 
 # The newest migration (pipeline/migrations/versions). A test holds it to Alembic's head.
 HEAD = "0003"
@@ -88,6 +90,33 @@ def open_database(url: str) -> Database:
         db.close()
         raise
     return db
+
+
+@contextmanager
+def state_database(config: Config) -> Iterator[Database]:
+    """The site's state database, open for the block and closed after it."""
+    db = open_database(database_url(config))
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+@contextmanager
+def state_lock(config: Config, name: str) -> Iterator[bool]:
+    """Try to hold ``state/.<name>.lock`` for the block; yields False (at once) when another
+    process holds it. A lock of this machine: several machines need the database's."""
+    config.paths.state.mkdir(parents=True, exist_ok=True)
+    with open(config.paths.state / f".{name}.lock", "a+b") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def revision(db: Database) -> str | None:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pipeline.runtime import CronScheduleTrigger
-from pipeline.statedb import database_url, open_database
+from pipeline.statedb import state_database
 from pipeline.subscribers import SubscriberStore
 
 from .conftest import SITE_TOML, Site
@@ -41,6 +41,13 @@ def stop(process: subprocess.Popen) -> str:
         raise AssertionError(f"the daemon did not stop on SIGTERM:\n{err}") from None
     assert process.returncode == 0, err
     return err
+
+
+def subscribe_reader(site: Site, newsletters: tuple[str, ...], now: datetime) -> None:
+    with state_database(site.config) as db:
+        store = SubscriberStore(db, site.config, os.environ["NEWSROOM_SECRET"])
+        for newsletter in newsletters:
+            store.subscribe("reader@example.org", newsletter, now, "test")
 
 
 def wait_for(condition, seconds: float = 30) -> bool:
@@ -119,11 +126,8 @@ digest_grace_hours = 1
     site.write_news("a",
                     f"title: A\ndate: {(now - timedelta(hours=5)).isoformat()}\ntopics: [neurological]\n")
     env = {"NEWSROOM_SECRET": "a-test-secret-of-enough-length"}
-    db = open_database(database_url(site.config))
-    store = SubscriberStore(db, site.config, env["NEWSROOM_SECRET"])
-    for newsletter in ("fresh", "stale"):
-        store.subscribe("reader@example.org", newsletter, now, "test")
-    db.close()
+    monkeypatch.setenv("NEWSROOM_SECRET", env["NEWSROOM_SECRET"])
+    subscribe_reader(site, ("fresh", "stale"), now)
     for round_ in range(2):
         done = subprocess.run([sys.executable, "-m", "pipeline", "run", "--once", "--config",
                                str(site.config_path)],
@@ -188,11 +192,7 @@ digest_grace_hours = 1
                     f"title: A\ndate: {(now - timedelta(hours=5)).isoformat()}\ntopics: [neurological]\n")
     env = {"NEWSROOM_SECRET": "a-test-secret-of-enough-length"}
     monkeypatch.setenv("NEWSROOM_SECRET", env["NEWSROOM_SECRET"])
-    db = open_database(database_url(site.config))
-    store = SubscriberStore(db, site.config, env["NEWSROOM_SECRET"])
-    for newsletter in ("recent", "old"):
-        store.subscribe("reader@example.org", newsletter, now, "test")
-    db.close()
+    subscribe_reader(site, ("recent", "old"), now)
     first = start(site, env=env)
     assert wait_for(lambda: (site.output / "index.html").exists())
     stop(first)
