@@ -187,6 +187,14 @@ def _parser() -> argparse.ArgumentParser:
     forget.add_argument("--config", type=Path, default=Path("newsroom.toml"), metavar="F")
     forget.set_defaults(handler=_subscribers_forget)
 
+    ingest = commands.add_parser("ingest", help="fetch the [[sources]] feeds into content/news/ingested/")
+    ingest.add_argument("source", nargs="?", metavar="SOURCE", help="only this source (default: all)")
+    _common(ingest)
+    ingest.add_argument("--status", action="store_true",
+                        help="each source's health: last fetch, last success, items, conflicts, errors")
+    ingest.add_argument("--now", metavar="ISO", help="fetch as of this instant (default: now)")
+    ingest.set_defaults(handler=_ingest)
+
     init = commands.add_parser("init", help="write a new site into an empty folder")
     init.add_argument("folder", type=Path, metavar="DIR", help="a missing or empty folder")
     init.add_argument("--title", default="My News", help='the site\'s title (default: "My News")')
@@ -385,6 +393,40 @@ def _webhooks_log(args, config: Config, out: Console, err: Console) -> int:
         out.print(printable(f"{at[:19]}  {handler}  {kind} {subject}  try {attempt}: {outcome}"),
                   markup=False)
     return EXIT_OK
+
+
+def _ingest(args, config: Config, out: Console, err: Console) -> int:
+    from .ingest import ingest, ingest_status
+
+    if not config.sources:
+        out.print(f"no [[sources]] in {config.path.name}", markup=False)
+        return EXIT_OK
+    known = [source.id for source in config.sources]
+    if args.source is not None and args.source not in known:
+        raise UsageError(f"no source {args.source!r} in {config.path.name} (there are: {', '.join(known)})")
+    content = _content_dir(args, config)
+    if args.status:
+        _print_ingest_status(ingest_status(config, content), out)
+        return EXIT_OK
+    reports = ingest(config, args.source, _now(args.now, config), content,
+                     log=lambda line: out.print(printable(line), markup=False))
+    failed = [r.source for r in reports if not r.ok]
+    if failed:
+        err.print(printable(f"newsroom: {len(failed)} source(s) failed: {', '.join(failed)}; "
+                            "the others were ingested"), markup=False)
+        return EXIT_CONTENT
+    return EXIT_OK
+
+
+def _print_ingest_status(rows, out: Console) -> None:
+    header = ("source", "health", "last fetch", "last success", "items", "conflicts", "last error")
+    table = [header] + [(r.source, r.health if not r.retry_at else f"{r.health}, waiting",
+                         (r.last_fetch or "never")[:16], (r.last_success or "never")[:16], str(r.items),
+                         str(r.conflicts), (r.last_error or "")[:80]) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+    for row in table:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        out.print(printable("  ".join([*cells, row[-1]]).rstrip()), markup=False)
 
 
 @contextmanager

@@ -107,11 +107,16 @@ class Newsletter:
 
 @dataclass(frozen=True)
 class Source:
+    """``[[sources]]``: an upstream feed of one organization (``newsroom ingest``)."""
+
     id: str
     url: str
     organization: str | None = None
     topics: tuple[str, ...] = ()
     publish: str = "draft"
+    lang: str | None = None     # the entries' language when neither entry nor feed names one
+    trusted: bool = False       # a future-dated entry is kept as an embargo (else clamped to now)
+    max_items: int = 100        # at most this many entries of one fetch (the newest)
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,7 @@ class Runtime:
 
     rebuild_minutes: int = 15
     digest_grace_hours: float = 12.0   # a digest missed by more is skipped, not sent late
+    ingest_minutes: int = 30           # how often [[sources]] are fetched
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,8 @@ class Limits:
 
     content_file_bytes: int = 1_000_000
     media_file_bytes: int = 10_000_000
+    feed_bytes: int = 5_000_000        # an upstream feed's body; the download stops there
+    fetch_seconds: int = 30            # the whole of one fetch, redirects included
 
 
 @dataclass(frozen=True)
@@ -211,7 +219,7 @@ def _build(path: Path, raw: dict[str, Any]) -> Config:
                                           for i, t in enumerate(_array(raw, "partners"))]),
         newsletters=_unique_ids("newsletters", [_newsletter(t, f"newsletters[{i}]", site, topics)
                                                 for i, t in enumerate(_array(raw, "newsletters"))]),
-        sources=_unique_ids("sources", [_source(t, f"sources[{i}]", topics)
+        sources=_unique_ids("sources", [_source(t, f"sources[{i}]", site, topics)
                                         for i, t in enumerate(_array(raw, "sources"))]),
         delivery=_delivery(_table(raw.get("delivery", {}), "delivery")),
         limits=_limits(_table(raw.get("limits", {}), "limits")),
@@ -340,18 +348,34 @@ def _newsletter(t: Any, where: str, site: Site, topics: dict[str, Topic]) -> New
     )
 
 
-def _source(t: Any, where: str, topics: dict[str, Topic]) -> Source:
+def _source(t: Any, where: str, site: Site, topics: dict[str, Topic]) -> Source:
     t = _table(t, where)
-    _no_unknown(t, {"id", "url", "organization", "topics", "publish"}, f"{where}.")
+    _no_unknown(t, {"id", "url", "organization", "topics", "publish", "lang", "trusted", "max_items"},
+                f"{where}.")
     publish = _str(t.get("publish", "draft"), f"{where}.publish")
     if publish not in ("draft", "published"):
         raise ConfigError(f"{where}.publish: expected 'draft' or 'published'")
+    url = _str(_required(t, "url", f"{where}."), f"{where}.url")
+    if not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", url, re.I):
+        raise ConfigError(f"{where}.url: expected an http:// or https:// URL")
+    source_topics = _topic_keys(_required(t, "topics", f"{where}."), f"{where}.topics", topics)
+    if not source_topics:
+        raise ConfigError(f"{where}.topics: name at least one topic (every news item has one)")
+    lang = _opt_str(t.get("lang"), f"{where}.lang")
+    if lang is not None and lang not in site.languages:
+        raise ConfigError(f"{where}.lang: {lang!r} is not in site.languages")
+    max_items = _int(t.get("max_items", Source.max_items), f"{where}.max_items")
+    if not 1 <= max_items <= 1000:
+        raise ConfigError(f"{where}.max_items: expected 1 to 1000")
     return Source(
         id=_ident(_required(t, "id", f"{where}."), f"{where}.id"),
-        url=_str(_required(t, "url", f"{where}."), f"{where}.url"),
+        url=url,
         organization=_opt_str(t.get("organization"), f"{where}.organization"),
-        topics=_topic_keys(t.get("topics", []), f"{where}.topics", topics),
+        topics=source_topics,
         publish=publish,
+        lang=lang,
+        trusted=_bool(t.get("trusted", False), f"{where}.trusted"),
+        max_items=max_items,
     )
 
 
@@ -396,23 +420,34 @@ def _sender(value: Any) -> str:
 
 
 def _runtime(t: dict[str, Any]) -> Runtime:
-    _no_unknown(t, {"rebuild_minutes", "digest_grace_hours"}, "runtime.")
+    _no_unknown(t, {"rebuild_minutes", "digest_grace_hours", "ingest_minutes"}, "runtime.")
     minutes = _int(t.get("rebuild_minutes", Runtime.rebuild_minutes), "runtime.rebuild_minutes")
     if not 1 <= minutes <= 24 * 60:
         raise ConfigError("runtime.rebuild_minutes: expected 1 to 1440")
+    ingest = _int(t.get("ingest_minutes", Runtime.ingest_minutes), "runtime.ingest_minutes")
+    if not 1 <= ingest <= 24 * 60:
+        raise ConfigError("runtime.ingest_minutes: expected 1 to 1440")
     grace = t.get("digest_grace_hours", Runtime.digest_grace_hours)
     if isinstance(grace, bool) or not isinstance(grace, int | float) or not 0 < grace <= 24 * 14:
         raise ConfigError("runtime.digest_grace_hours: expected a number of hours above 0 (at most 336)")
-    return Runtime(rebuild_minutes=minutes, digest_grace_hours=float(grace))
+    return Runtime(rebuild_minutes=minutes, digest_grace_hours=float(grace), ingest_minutes=ingest)
+
+
+_LIMIT_RANGES = {   # key: (lowest, highest, unit)
+    "content_file_bytes": (1_000, 1_000_000_000, "bytes"),
+    "media_file_bytes": (1_000, 1_000_000_000, "bytes"),
+    "feed_bytes": (1_000, 1_000_000_000, "bytes"),
+    "fetch_seconds": (1, 600, "seconds"),
+}
 
 
 def _limits(t: dict[str, Any]) -> Limits:
-    _no_unknown(t, {"content_file_bytes", "media_file_bytes"}, "limits.")
+    _no_unknown(t, set(_LIMIT_RANGES), "limits.")
     values = {}
-    for key in ("content_file_bytes", "media_file_bytes"):
+    for key, (low, high, unit) in _LIMIT_RANGES.items():
         value = _int(t.get(key, getattr(Limits, key)), f"limits.{key}")
-        if not 1_000 <= value <= 1_000_000_000:
-            raise ConfigError(f"limits.{key}: expected a number of bytes from 1000 to 1000000000")
+        if not low <= value <= high:
+            raise ConfigError(f"limits.{key}: expected a number of {unit} from {low} to {high}")
         values[key] = value
     return Limits(**values)
 

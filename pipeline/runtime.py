@@ -7,6 +7,8 @@ restart knows what was due while it was down:
   (webhooks, WebSub) and re-plans ``embargo``;
 - ``embargo``: one-off, at the next embargo's end (the earliest future-dated item), so an
   embargoed item is public within seconds of its time;
+- ``ingest``: every ``[runtime] ingest_minutes`` when there are ``[[sources]]``: fetches
+  them (:mod:`pipeline.ingest`) and builds when anything was written;
 - ``digest:<id>``: each newsletter's cron schedule (:meth:`pipeline.schedule.Schedule`,
   in the site's time zone) sends the due edition. ``coalesce`` and a misfire grace of
   ``[runtime] digest_grace_hours``: after downtime a missed digest is sent once, and not
@@ -87,6 +89,17 @@ def build_job(config_path: str) -> None:
     plan_embargo(config, report.content.news, now)
 
 
+def ingest_job(config_path: str) -> None:
+    from .ingest import describe, ingest
+
+    config = load_config(config_path)
+    reports = ingest(config)
+    for report in reports:
+        (log.info if report.ok else log.warning)("ingest: %s", describe(report))
+    if any(report.changed for report in reports):
+        build_job(config_path)
+
+
 def digest_job(config_path: str, newsletter_id: str) -> None:
     from .digest import send_edition
 
@@ -139,8 +152,10 @@ def _apply_plans(scheduler) -> None:
 
 
 def run_once(config: Config) -> None:
-    """What is due now: a build, and each newsletter whose due edition is within the grace
-    time (sending sends nothing twice)."""
+    """What is due now: the sources, a build, and each newsletter whose due edition is within
+    the grace time (sending sends nothing twice)."""
+    if config.sources:
+        ingest_job(str(config.path))
     build_job(str(config.path))
     now = datetime.now(UTC)
     for newsletter in config.newsletters:
@@ -172,11 +187,15 @@ def run(config: Config, watch: bool = False) -> None:
     path = str(config.path)
     scheduler.add_job(build_job, "interval", minutes=config.runtime.rebuild_minutes, args=[path], id="build",
                       replace_existing=True, next_run_time=datetime.now(UTC), misfire_grace_time=None)
+    if config.sources:
+        scheduler.add_job(ingest_job, "interval", minutes=config.runtime.ingest_minutes, args=[path],
+                          id="ingest", replace_existing=True, next_run_time=datetime.now(UTC),
+                          misfire_grace_time=None)
     grace = int(config.runtime.digest_grace_hours * 3600)
-    wanted = {f"digest:{n.id}" for n in config.newsletters}
+    wanted = {f"digest:{n.id}" for n in config.newsletters} | ({"ingest"} if config.sources else set())
     scheduler.start(paused=True)
     for job in scheduler.get_jobs():
-        if job.id.startswith("digest:") and job.id not in wanted:
+        if (job.id.startswith("digest:") or job.id == "ingest") and job.id not in wanted:
             job.remove()
     for newsletter in config.newsletters:
         trigger = CronScheduleTrigger(newsletter.schedule, config.site.timezone.key)
@@ -194,8 +213,8 @@ def run(config: Config, watch: bool = False) -> None:
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     scheduler.resume()
-    log.info("running: rebuild every %s min, %d newsletter(s)%s", config.runtime.rebuild_minutes,
-             len(config.newsletters), ", watching for changes" if watch else "")
+    log.info("running: rebuild every %s min, %d newsletter(s), %d source(s)%s",
+             config.runtime.rebuild_minutes, len(config.newsletters), len(config.sources), ", watching for changes" if watch else "")
     watcher = threading.Thread(target=_watch, args=(config, stop), daemon=True) if watch else None
     if watcher:
         watcher.start()

@@ -130,3 +130,23 @@ CREATE TABLE delivery_attempts (
 	PRIMARY KEY (id), 
 	FOREIGN KEY(event_id) REFERENCES events (id) ON DELETE CASCADE
 );
+CREATE TABLE ingest_sources (
+	source TEXT NOT NULL, 
+	etag TEXT, 
+	last_modified TEXT, 
+	last_fetch TEXT, 
+	last_success TEXT, 
+	failures INTEGER DEFAULT '0' NOT NULL, 
+	last_error TEXT, 
+	retry_at TEXT, 
+	PRIMARY KEY (source)
+);
+CREATE TABLE ingest_entries (
+	source TEXT NOT NULL, 
+	entry TEXT NOT NULL, 
+	path TEXT NOT NULL, 
+	upstream TEXT NOT NULL, 
+	base TEXT NOT NULL, 
+	seen_at TEXT NOT NULL, 
+	PRIMARY KEY (source, entry)
+);
