@@ -96,14 +96,14 @@ def _parse_xml_feed(body: bytes, content_type: str, url: str, content_language: 
     if content_language:
         headers["content-language"] = content_language
     parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
+    version = parsed.get("version") or ""
+    if not version:
+        looks = "an HTML page" if b"<html" in body[:4096].lower() else "something else"
+        raise FeedError(f"not an RSS or Atom feed (the body is {looks})")
     problem = parsed.get("bozo_exception")
     if parsed.get("bozo") and not isinstance(problem, feedparser.CharacterEncodingOverride
                                              | feedparser.NonXMLContentType):
         raise FeedError(f"malformed XML: {_describe_xml_error(problem)}")
-    version = parsed.get("version") or ""
-    if not version:
-        looks = "an HTML page" if b"<html" in body[:2048].lower() else "something else"
-        raise FeedError(f"not an RSS or Atom feed (the body is {looks})")
     feed_lang = _language(parsed.feed.get("language"))
     entries = [entry for raw in parsed.entries if (entry := _xml_entry(raw, feed_lang, url)) is not None]
     return ParsedFeed("atom" if version.startswith("atom") else "rss", entries, feed_lang)
@@ -133,8 +133,9 @@ def _xml_entry(raw, feed_lang: str | None, url: str) -> Entry | None:
     summary = _plain(summary_html, html_=True) if summary_html != content_html or not content else ""
     lang = (_language(title_detail.get("language"))
             or _language((contents[0] if contents else {}).get("language")) or feed_lang)
+    # dict.get: feedparser's own get falls back from updated to published, with a warning
     return Entry(guid=guid, title=title, link=link, published=_struct_time(raw.get("published_parsed")),
-                 updated=_struct_time(raw.get("updated_parsed")), summary=summary, content=content,
+                 updated=_struct_time(dict.get(raw, "updated_parsed")), summary=summary, content=content,
                  lang=lang, image=_xml_image(raw, url, title), authors=_xml_authors(raw))
 
 

@@ -99,7 +99,10 @@ class Fetcher:
         watchdog.daemon = True
         watchdog.start()
         try:
-            return self._fetch(url, conditions, now, time.monotonic() + self.seconds)
+            fetched = self._fetch(url, conditions, now, time.monotonic() + self.seconds)
+            if expired.is_set():   # a shut socket can look like the end of a body
+                raise FetchError(f"took longer than {self.seconds:g} s (limits.fetch_seconds)")
+            return fetched
         except (requests.RequestException, OSError) as exc:
             if expired.is_set():
                 raise FetchError(f"took longer than {self.seconds:g} s (limits.fetch_seconds)") from None
@@ -113,9 +116,8 @@ class Fetcher:
     def _fetch(self, url: str, conditions: dict[str, str], now: datetime, deadline: float) -> Fetched:
         seen = [url]
         while True:
-            timeout = (CONNECT_SECONDS, min(READ_SECONDS, self.seconds))
             response = self.session.get(url, headers=conditions, stream=True, allow_redirects=False,
-                                        timeout=timeout)
+                                        timeout=(CONNECT_SECONDS, READ_SECONDS))
             with response:
                 if response.is_redirect:
                     url = self._next_hop(seen, response.headers.get("Location", ""))

@@ -214,7 +214,8 @@ def run(config: Config, watch: bool = False) -> None:
     signal.signal(signal.SIGINT, shutdown)
     scheduler.resume()
     log.info("running: rebuild every %s min, %d newsletter(s), %d source(s)%s",
-             config.runtime.rebuild_minutes, len(config.newsletters), len(config.sources), ", watching for changes" if watch else "")
+             config.runtime.rebuild_minutes, len(config.newsletters), len(config.sources),
+             ", watching for changes" if watch else "")
     watcher = threading.Thread(target=_watch, args=(config, stop), daemon=True) if watch else None
     if watcher:
         watcher.start()
