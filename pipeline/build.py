@@ -30,7 +30,7 @@ from .journal import ChangeLog, Journal, commit_profiles
 from .media import EMAIL_IMAGE_WIDTH, can_rasterize, email_rendition_path, rasterize_svg, read_medium
 from .model import Problem
 from .publish import Publisher, PublishError, PublishResult, check_output_dir, output_lock
-from .render import Output, Share, Sink, emit, feeds, pages, partners, schemas, syndication
+from .render import Output, Share, Sink, emit, feeds, pages, partners, schemas, sitemap, syndication
 from .statedb import Database, database_url, open_database
 from .templating import template_files
 from .urls import organization_path, url_of
@@ -86,7 +86,8 @@ def render_all(catalog: Catalog, config: Config, content: Content,
                archive: Archive | None = None) -> Sink:
     """Every output file of a build, into ``sink`` (default: in memory)."""
     sink = Output() if sink is None else sink
-    pages.render(catalog, config.paths.templates, sink, cache_dir=_template_cache(config))
+    pages.render(catalog, config.paths.templates, sink, cache_dir=_template_cache(config),
+                 png_renditions=_renditions(config))
     _render_the_rest(catalog, config, content, changes or ChangeLog.of(()), sink,
                      archive=archive or _NO_ARCHIVE)
     return sink
@@ -105,19 +106,27 @@ def _render_split(catalog: Catalog, config: Config, content: Content, changes: C
     older, newer = Share(older=True, cut=cut), Share(older=False, cut=cut)
 
     def older_half() -> tuple:
-        pages.render(catalog, config.paths.templates, publisher, older, _template_cache(config))
+        pages.render(catalog, config.paths.templates, publisher, older, _template_cache(config),
+                     _renditions(config))
         feeds.render(catalog, publisher, older)
         return publisher.records()
 
     child = _Forked(older_half)
     try:
-        pages.render(catalog, config.paths.templates, publisher, newer, _template_cache(config))
+        pages.render(catalog, config.paths.templates, publisher, newer, _template_cache(config),
+                     _renditions(config))
         _render_the_rest(catalog, config, content, changes, publisher, newer, archive)
         records = child()
     except BaseException:
         child.cancel()   # never leave it writing into the spare once this build gives up
         raise
     publisher.merge(records)
+
+
+def _renditions(config: Config) -> bool:
+    """Are PNG renditions of the items' SVG pictures published? Emails show them (Gmail and
+    Outlook show no SVG), and so do link previews of the item pages."""
+    return bool(config.newsletters) and can_rasterize()
 
 
 def _template_cache(config: Config) -> Path:
@@ -129,6 +138,7 @@ def _render_the_rest(catalog: Catalog, config: Config, content: Content, changes
     """Everything but the pages: feeds (or their ``share``) and the site-wide files."""
     feeds.render(catalog, sink, share)
     syndication.render(catalog, changes, sink)
+    sitemap.render(catalog, sink, archive.editions)
     render_archive_files(config, catalog, content, archive, sink, _template_cache(config))
     partners.render(catalog, config.partners, sink)
     schemas.render(config.site).send_to(sink)
@@ -137,7 +147,7 @@ def _render_the_rest(catalog: Catalog, config: Config, content: Content, changes
         # the name carries a hash of the bytes: the same name is the same file
         medium = content.media[path]
         emit(sink, path, path, partial(read_medium, medium, limit))
-    if config.newsletters and can_rasterize():
+    if _renditions(config):
         for path in sorted(_email_svgs(catalog)):
             emit(sink, email_rendition_path(path), f"{path}@{EMAIL_IMAGE_WIDTH}",
                  partial(rasterize_svg, content.media[path], limit))

@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .config import Config, ConfigError, secret
 from .messages import read_token
+from .render.seo import Social
 from .statedb import database_url, open_database
 from .subscribers import SubscriberStore, normalize_email
 from .templating import load_templates
@@ -341,8 +342,8 @@ class ServiceApp:
 
     def _subscribe_form(self, lang: str) -> str:
         t = self._strings(lang)
-        options = "".join(f'<option value="{escape(n.id)}">{escape(n.title)}</option>'
-                          for n in self.config.newsletters)
+        options = "".join(f'<option value="{escape(n.id)}"{_lang_attr(n.lang, lang)}>'
+                          f'{escape(n.title)}</option>' for n in self.config.newsletters)
         topics = "".join(f'<label><input type="checkbox" name="topic" value="{escape(k)}"> '
                          f'{escape(self.config.site.text(v.title, lang))}</label><br>'
                          for k, v in self.config.topics.items())
@@ -358,7 +359,8 @@ class ServiceApp:
     def _preferences_form(self, token: str, subscriber, lang: str) -> str:
         t = self._strings(lang)
         languages = "".join(
-            f'<option value="{code}"{" selected" if code == subscriber.language else ""}>{code}</option>'
+            f'<option value="{code}"{" selected" if code == subscriber.language else ""}'
+            f'{_lang_attr(code, lang)}>{escape(self._strings(code).get("language_name", code))}</option>'
             for code in self.config.site.languages)
         blocks = []
         for n in self.config.newsletters:
@@ -370,7 +372,8 @@ class ServiceApp:
                 f'{escape(self.config.site.text(v.title, lang))}</label><br>'
                 for k, v in self.config.topics.items() if not n.topics or k in n.topics)
             blocks.append(f'<fieldset><legend><label><input type="checkbox" name="newsletter" '
-                          f'value="{escape(n.id)}"{on}> {escape(n.title)}</label></legend>'
+                          f'value="{escape(n.id)}"{on}> <span{_lang_attr(n.lang, lang)}>{escape(n.title)}'
+                          '</span></label></legend>'
                           f'<p>{escape(t["service_topics_hint"])}</p>{topics}</fieldset>')
         return (f'<form method="post" action="{self._prefix}/preferences?token={escape(token)}">'
                 f'<input type="hidden" name="csrf" value="{self._csrf(token)}">'
@@ -383,12 +386,15 @@ class ServiceApp:
               **values: str) -> Response:
         t = self._strings(lang)
         site = self.config.site
+        title = t[key + "_title"] if key + "_title" in t else t[key].format(**values)
+        message = t[key].format(**values)
         html = self._templates.render(
             "service/page.html", lang=lang, t=t, site=site, up=None, site_title=site.text(site.title, lang),
-            title=t[key + "_title"] if key + "_title" in t else t[key].format(**values),
-            message=t[key].format(**values), note=t[note] if note else None, form=form,
+            title=title, message=message, note=t[note] if note else None, form=form,
             canonical=self.config.service_url, alternates=[], head_feeds=[], feed_links=lambda _: [],
-            home=site.base_url)
+            home=site.base_url, structured_data=None,
+            social=Social(title=title, description=message, url=self.config.service_url,
+                          site_name=site.text(site.title, lang), lang=lang))
         return status, [("Content-Type", "text/html; charset=utf-8")], html.encode("utf-8")
 
     def _forbidden(self) -> Response:
@@ -399,6 +405,11 @@ class ServiceApp:
     @staticmethod
     def _plain(status: str, text: str) -> Response:
         return status, [("Content-Type", "text/plain; charset=utf-8")], text.encode()
+
+
+def _lang_attr(text_lang: str, page_lang: str) -> str:
+    """`` lang="fi"`` on a text in another language than the page's (a newsletter's title)."""
+    return f' lang="{escape(text_lang)}"' if text_lang != page_lang else ""
 
 
 def _one(values: dict[str, list[str]], name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import struct
 import textwrap
 import zlib
@@ -120,3 +121,70 @@ class Site:
 @pytest.fixture
 def site(tmp_path) -> Site:
     return Site(tmp_path)
+
+
+# -- the built site in headless Chromium (tests/test_browser.py, tests/test_accessibility.py) ------------
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+def missing_tool(message: str) -> None:
+    """Skip a test whose tool is not installed here; fail where it must be (CI: .ci/run
+    installs every tool and sets NEWSROOM_REQUIRE_BROWSER)."""
+    if os.environ.get("NEWSROOM_REQUIRE_BROWSER"):
+        pytest.fail(f"{message}; .ci/run installs it")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium (Debian's, through Debian's chromedriver) for the session."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        missing_tool("Debian's chromium and chromium-driver are not installed "
+                     "(apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", "--allow-file-access-from-files", "--window-size=1280,2000"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_script_timeout(30)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="session")
+def shipped_site(tmp_path_factory) -> Path:
+    """The shipped content built as of 2026-12-01 12:00: the output folder."""
+    from pipeline.cli import main
+
+    root = tmp_path_factory.mktemp("shipped")
+    shutil.copy(ROOT / "newsroom.toml", root / "newsroom.toml")
+    shutil.copytree(ROOT / "content", root / "content")
+    assert main(["build", "--now", "2026-12-01T12:00", "--config", str(root / "newsroom.toml")]) == 0
+    return root / "output"
+
+
+@pytest.fixture(scope="session")
+def weekly_email(shipped_site, tmp_path_factory) -> Path:
+    """The shipped weekly edition's HTML part, its images loaded from the built site."""
+    import email
+    from email import policy
+
+    from pipeline.cli import main
+
+    root = shipped_site.parent
+    target = tmp_path_factory.mktemp("digest")
+    assert main(["digest", "render", "weekly-en", "--now", "2026-12-01T12:00",
+                 "--config", str(root / "newsroom.toml"), "--to", str(target)]) == 0
+    [eml] = target.glob("*.eml")
+    message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    html = message.get_body(("html",)).get_content()
+    html = html.replace('src="https://news.kuopiohealth.example/', f'src="{shipped_site.as_uri()}/')
+    page = target / "email.html"
+    page.write_text(html, encoding="utf-8")
+    return page

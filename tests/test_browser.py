@@ -1,51 +1,11 @@
 """The built site opened from disk in headless Chromium (Debian's package, driven through
-Debian's chromedriver): every image loads, and a screenshot shows the page."""
+Debian's chromedriver): every image loads, and a screenshot shows the page. The fixtures
+(``browser``, ``shipped_site``, ``weekly_email``) are in conftest.py, shared with
+tests/test_accessibility.py."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
-
-from pipeline.cli import main
-
-from .conftest import ROOT
-
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        if os.environ.get("NEWSROOM_REQUIRE_BROWSER"):   # set by .ci/run, which installs them
-            pytest.fail("Chromium and chromedriver are required here "
-                        "(apt-get install chromium chromium-driver)")
-        pytest.skip("Debian's chromium and chromium-driver are not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--allow-file-access-from-files", "--window-size=1280,2000"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_script_timeout(30)
-    yield driver
-    driver.quit()
-
-
-@pytest.fixture(scope="module")
-def shipped_site(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("browser")
-    shutil.copy(ROOT / "newsroom.toml", root / "newsroom.toml")
-    shutil.copytree(ROOT / "content", root / "content")
-    assert main(["build", "--now", "2026-12-01T12:00", "--config", str(root / "newsroom.toml")]) == 0
-    return root / "output"
-
 
 # Lazy images load only near the viewport, and after the page's load event: bring each into
 # view and wait for it to decode (or fail) before judging it.
@@ -106,25 +66,6 @@ const pairs = Array.from(box.querySelectorAll('h1, h2, h3 a, p, a')).map(
 return {background: lum(rgb(background)), width: document.documentElement.scrollWidth,
         viewport: window.innerWidth, worst: pairs.sort((p, q) => p[1] - q[1])[0]};
 """
-
-
-@pytest.fixture(scope="module")
-def weekly_email(shipped_site, tmp_path_factory) -> Path:
-    """The shipped weekly edition's HTML part, its images loaded from the built site."""
-    import email
-    from email import policy
-
-    root = shipped_site.parent
-    target = tmp_path_factory.mktemp("digest")
-    assert main(["digest", "render", "weekly-en", "--now", "2026-12-01T12:00",
-                 "--config", str(root / "newsroom.toml"), "--to", str(target)]) == 0
-    [eml] = target.glob("*.eml")
-    message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
-    html = message.get_body(("html",)).get_content()
-    html = html.replace('src="https://news.kuopiohealth.example/', f'src="{shipped_site.as_uri()}/')
-    page = target / "email.html"
-    page.write_text(html, encoding="utf-8")
-    return page
 
 
 @pytest.mark.slow

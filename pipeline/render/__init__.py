@@ -28,7 +28,7 @@ class OutputConflict(Exception):
 
 @dataclass(frozen=True)
 class Listing:
-    kind: str                 # feed, partner, profiles, topics, changes, opml, digest-archive, schema
+    kind: str   # feed, partner, profiles, topics, changes, opml, digest-archive, schema, sitemap
     media_type: str
     title: str
     language: str | None = None

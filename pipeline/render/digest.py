@@ -26,7 +26,7 @@ from ..media import can_rasterize, email_rendition_path
 from ..model import Image, NewsItem
 from ..templating import Templates
 from ..urls import FEED_FORMATS, FORMAT_LABELS, index_path, url_of
-from . import Listing, Sink, emit
+from . import Listing, Sink, emit, seo
 from .feed_json import JsonWriter
 from .feed_model import Entry as FeedEntry
 from .feed_model import FeedDoc, Link, safe_url, xml_text
@@ -163,7 +163,15 @@ class DigestRenderer:
             sender_line=self.t["digest_sender"].format(sender=self.config.delivery.sender),
             edition_feeds=self.feed_links() if web else [],
         )
+        if web:   # link previews of the edition's page
+            context["social"] = self.social(context["subject"], context["preheader"] or context["footer_why"],
+                                            context["web_url"])
+            context["structured_data"] = None
         return self.templates.render(template, **context)
+
+    def social(self, title: str, description: str, url: str) -> seo.Social:
+        return seo.Social(title=title, description=description, url=url,
+                          site_name=self.site.text(self.site.title, self.lang), lang=self.lang)
 
     def _sections(self, entries: list[Entry]) -> list[dict]:
         """Stories grouped by topic, in the order of newsroom.toml; each story once, under
@@ -254,11 +262,13 @@ def _index_page(renderer: DigestRenderer, editions: list[Edition], path: str) ->
     """The newsletter's page in the archive, built on the page templates."""
     site, newsletter, lang = renderer.site, renderer.newsletter, renderer.lang
     feed_links = renderer.feed_links()
+    title = renderer.t["digest_editions"].format(newsletter=newsletter.title)
+    url = url_of(site, path.removesuffix("index.html"))
+    why = renderer.t["digest_why_web"].format(newsletter=newsletter.title, site=site.text(site.title, lang))
     html = renderer.templates.render(
         "email/archive.html", lang=lang, t=renderer.t, site=site, up="../" * path.count("/"),
-        site_title=site.text(site.title, lang),
-        title=renderer.t["digest_editions"].format(newsletter=newsletter.title),
-        canonical=url_of(site, path.removesuffix("index.html")), alternates=[],
+        site_title=site.text(site.title, lang), title=title, canonical=url, alternates=[],
+        social=renderer.social(title, why, url), structured_data=None,
         home=url_of(site, index_path(site, lang)), head_feeds=["editions"],
         feed_links=lambda _refs: feed_links, subscribe_url=renderer.config.service_url + "subscribe",
         editions=[{"url": url_of(site, edition_path(newsletter.id, e.label).removesuffix("index.html")),

@@ -12,8 +12,10 @@ from functools import partial
 from pathlib import Path
 
 from babel.dates import format_date
+from markupsafe import Markup
 
 from ..catalog import Catalog, key_of
+from ..media import email_rendition_path
 from ..model import NewsItem, Profile
 from ..templating import Templates, load_templates
 from ..urls import (
@@ -27,7 +29,7 @@ from ..urls import (
     organization_path,
     url_of,
 )
-from . import Output, Share, Sink, emit
+from . import Output, Share, Sink, emit, seo
 
 __all__ = ["render"]
 
@@ -36,9 +38,11 @@ ORGANIZATION_PAGE_ITEMS = 20
 
 
 def render(catalog: Catalog, templates: Path | None, sink: Sink | None = None,
-           share: Share | None = None, cache_dir: Path | None = None) -> Sink:
+           share: Share | None = None, cache_dir: Path | None = None, png_renditions: bool = False) -> Sink:
     """Every page (or ``share`` of them), each keyed by the fingerprints of the items it shows.
-    ``templates`` is the site's own folder, if it has one (see :mod:`pipeline.templating`)."""
+    ``templates`` is the site's own folder, if it has one (see :mod:`pipeline.templating`).
+    ``png_renditions``: the build publishes PNG renditions of the items' SVG pictures
+    (:func:`pipeline.media.email_rendition_path`), which link previews then show."""
     loaded = load_templates(templates, cache_dir)
     sink = Output() if sink is None else sink
     fp = catalog.item_fingerprint
@@ -46,7 +50,7 @@ def render(catalog: Catalog, templates: Path | None, sink: Sink | None = None,
     count = len(catalog.items)
     position = {item.id: count - 1 - n for n, item in enumerate(catalog.items)} if share else {}
     for lang in site.languages:
-        page = _Pages(catalog, loaded, lang)
+        page = _Pages(catalog, loaded, lang, png_renditions)
         for item in catalog.in_language(lang):
             if share and not share.owns(position[item.id]):
                 continue
@@ -68,8 +72,9 @@ def render(catalog: Catalog, templates: Path | None, sink: Sink | None = None,
 class _Pages:
     """Renders the pages of one language."""
 
-    def __init__(self, catalog: Catalog, templates: Templates, lang: str):
+    def __init__(self, catalog: Catalog, templates: Templates, lang: str, png_renditions: bool = False):
         self.catalog, self.templates, self.lang = catalog, templates, lang
+        self.png_renditions = png_renditions
         self.site = catalog.site
         strings = templates.strings
         self.t = {**strings.get(self.site.default_language, {}), **strings.get(lang, {})}
@@ -81,9 +86,11 @@ class _Pages:
         items = self.catalog.in_language(self.lang)[:FRONT_PAGE_ITEMS]
         alternates = [(lang, url_of(self.site, index_path(self.site, lang)))
                       for lang in self.site.languages if lang != self.lang]
-        return self._page("pages/index.html", index_path(self.site, self.lang),
-                          title=self.site.text(self.site.title, self.lang),
-                          items=items, feeds=self._feed_table(), alternates=alternates,
+        title = self.site.text(self.site.title, self.lang)
+        social = self._social(title, self.site.text(self.site.description, self.lang) or title,
+                              url_of(self.site, index_path(self.site, self.lang)), self.site.languages)
+        return self._page("pages/index.html", index_path(self.site, self.lang), title=title,
+                          items=items, feeds=self._feed_table(), alternates=alternates, social=social,
                           organizations=sorted(self.catalog.profiles.values(),
                                                key=lambda p: self._name(p).casefold()))
 
@@ -91,10 +98,17 @@ class _Pages:
         translations = self.catalog.translations(item)
         head_feeds = [FeedRef("index", item.lang, None)]
         head_feeds += [FeedRef("topic", item.lang, t) for t in item.topics]
+        canonical = item.canonical_url or item.url
+        social = self._social(item.title, item.summary, canonical, [t.lang for t in translations],
+                              "article", self._item_image(item))
+        mentions = [seo.mentioned(self.catalog.profiles[slug], self._org_name(slug), self._org_url(slug))
+                    for slug in item.organizations if slug in self.catalog.profiles]
+        data = seo.news_article(item, self.site, [self._topic_title(t) for t in item.topics], mentions)
         return self._page("pages/item.html", news_path(item.slug), title=item.title, item=item,
-                          canonical=item.canonical_url or item.url, body=self.catalog.body(item),
+                          canonical=canonical, body=self.catalog.body(item),
                           alternates=[(t.lang, t.url) for t in translations],
-                          translations=translations, head_feeds=head_feeds)
+                          translations=translations, head_feeds=head_feeds, social=social,
+                          structured_data=seo.json_ld(data))
 
     def organization_items(self, profile: Profile) -> list[NewsItem]:
         items = [i for i in self.catalog.by_organization.get(profile.slug, ()) if i.lang == self.lang]
@@ -104,9 +118,14 @@ class _Pages:
         path = organization_path(self.site, self.lang, profile.slug)
         alternates = [(lang, url_of(self.site, organization_path(self.site, lang, profile.slug)))
                       for lang in self.site.languages if lang != self.lang]
-        return self._page("pages/organization.html", path, title=self._name(profile),
+        name, url = self._name(profile), url_of(self.site, path)
+        summary = profile.summary.get(self.lang)
+        social = self._social(name, summary or name, url, self.site.languages,
+                              image=seo.social_image(profile.logo))
+        data = seo.organization(profile, name, url, summary, self.lang)
+        return self._page("pages/organization.html", path, title=name,
                           profile=profile, items=self.organization_items(profile),
-                          alternates=alternates,
+                          alternates=alternates, social=social, structured_data=seo.json_ld(data),
                           head_feeds=[FeedRef("organization", self.lang, profile.slug)])
 
     # -- shared context ---------------------------------------------------------
@@ -115,14 +134,50 @@ class _Pages:
         context.setdefault("canonical", url_of(self.site, path))
         context.setdefault("alternates", [])
         context.setdefault("head_feeds", [FeedRef("index", self.lang, None)])
+        context.setdefault("structured_data", None)
         # "up" (../../) is what the templates' relative and relative_html filters link with
         html = self.templates.render(template, up="../" * path.count("/"),
             lang=self.lang, t=self.t, site=self.site, site_title=self.site.text(self.site.title, self.lang),
             home=url_of(self.site, index_path(self.site, self.lang)),
             date=self._date, name=self._name, topic_title=self._topic_title,
-            org_url=self._org_url, org_name=self._org_name, feed_links=self._feed_links, **context,
+            org_url=self._org_url, org_name=self._org_name, feed_links=self._feed_links,
+            lang_attr=self._lang_attr, name_lang=self._name_lang, org_lang=self._org_lang,
+            topic_lang=self._topic_lang, **context,
         )
         return html.encode("utf-8")
+
+    def _social(self, title: str, description: str, url: str, langs, kind: str = "website",
+                image: seo.SocialImage | None = None) -> seo.Social:
+        return seo.Social(title=title, description=description, url=url,
+                          site_name=self.site.text(self.site.title, self.lang), lang=self.lang,
+                          alternate_langs=tuple(langs), type=kind, image=image)
+
+    def _item_image(self, item: NewsItem) -> seo.SocialImage | None:
+        image = item.image
+        png = None
+        if (self.png_renditions and image and image.output_path
+                and image.media_type == "image/svg+xml"):
+            png = url_of(self.site, email_rendition_path(image.output_path))
+        return seo.social_image(image, png)
+
+    # Language of parts: a text shown in another language than the page's (a name or a
+    # description that exists only in another language) carries its own lang attribute.
+
+    def _lang_attr(self, values: dict[str, str]) -> Markup:
+        """`` lang="fi"`` if :meth:`Site.text` shows ``values`` in another language, else nothing."""
+        if values.get(self.lang) or not values:
+            return Markup("")
+        shown = self.site.default_language if values.get(self.site.default_language) else next(iter(values))
+        return Markup(' lang="%s"') % shown if shown != self.lang else Markup("")
+
+    def _name_lang(self, profile: Profile) -> Markup:
+        return self._lang_attr(profile.name)
+
+    def _org_lang(self, slug: str) -> Markup:
+        return self._lang_attr(self.catalog.profiles[slug].name)
+
+    def _topic_lang(self, key: str) -> Markup:
+        return self._lang_attr(self.catalog.topics[key].title)
 
     def _date(self, when: datetime) -> str:
         text = self._dates.get(when)

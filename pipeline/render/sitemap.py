@@ -1,0 +1,128 @@
+"""``sitemap.xml`` and ``robots.txt``: every public page for search engines.
+
+Each URL has its ``lastmod`` (an item's ``updated``, else its ``date``; a list page's
+newest item) and, where a page exists in other languages, ``xhtml:link`` hreflang
+alternates to each version, itself included (items: the translations sharing a
+``translation_key``). Above :data:`MAX_URLS` URLs (the protocol's limit) ``sitemap.xml``
+becomes a sitemap index of ``sitemaps/sitemap-<n>.xml`` files. Items with a
+``canonical_url`` are left out: their page names another URL as the one to index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+
+from ..catalog import Catalog
+from ..config import Newsletter
+from ..editions import Edition
+from ..urls import index_path, organization_path, url_of
+from . import Listing, Output, Sink
+from .digest import archive_path, edition_path
+from .pages import FRONT_PAGE_ITEMS, ORGANIZATION_PAGE_ITEMS
+
+__all__ = ["MAX_URLS", "ROBOTS_PATH", "SITEMAP_PATH", "Url", "page_urls", "render"]
+
+SITEMAP_PATH = "sitemap.xml"
+ROBOTS_PATH = "robots.txt"
+MAX_URLS = 50_000
+XML = "application/xml"
+
+_URLSET = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+           '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+           'xmlns:xhtml="http://www.w3.org/1999/xhtml">\n')
+_INDEX = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+          '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n')
+
+
+@dataclass(frozen=True)
+class Url:
+    loc: str
+    lastmod: datetime | None = None
+    alternates: tuple[tuple[str, str], ...] = ()   # (hreflang, URL), this page's own among them
+
+
+def render(catalog: Catalog, sink: Sink | None = None,
+           editions: Iterable[tuple[Newsletter, Sequence[Edition]]] = (),
+           max_urls: int = MAX_URLS) -> Sink:
+    """``sitemap.xml`` (listed in the manifest) and ``robots.txt``; ``editions``: the
+    newsletters' published editions (the web archive)."""
+    sink = Output() if sink is None else sink
+    site = catalog.site
+    urls = [*page_urls(catalog), *archive_urls(catalog, editions)]
+    title = site.text(site.title, site.default_language)
+    listing = Listing("sitemap", XML, f"{title}: sitemap", None, len(urls), catalog.updated)
+    if len(urls) <= max_urls:
+        sink.add(SITEMAP_PATH, _urlset(urls), listing)
+    else:
+        parts = [urls[start:start + max_urls] for start in range(0, len(urls), max_urls)]
+        index = []
+        for number, part in enumerate(parts, 1):
+            path = f"sitemaps/sitemap-{number}.xml"
+            sink.add(path, _urlset(part))
+            index.append(Url(site.base_url + path, _newest(u.lastmod for u in part)))
+        sink.add(SITEMAP_PATH, _index(index), listing)
+    sink.add(ROBOTS_PATH, f"User-agent: *\nAllow: /\n\nSitemap: {site.base_url}{SITEMAP_PATH}\n".encode())
+    return sink
+
+
+def page_urls(catalog: Catalog) -> Iterator[Url]:
+    """The front pages, item pages and organization pages (see :mod:`.pages`)."""
+    site = catalog.site
+    fronts = tuple((lang, url_of(site, index_path(site, lang))) for lang in site.languages)
+    for lang, url in fronts:
+        shown = catalog.in_language(lang)[:FRONT_PAGE_ITEMS]
+        yield Url(url, _newest(i.modified for i in shown), _several(fronts))
+    for item in catalog.items:
+        if item.canonical_url:
+            continue
+        versions = {item.lang: item.url}
+        for other in catalog.translations(item):
+            if not other.canonical_url:
+                versions.setdefault(other.lang, other.url)
+        yield Url(item.url, item.modified, _several(tuple(sorted(versions.items()))))
+    for slug in catalog.profiles:
+        pages = tuple((lang, url_of(site, organization_path(site, lang, slug))) for lang in site.languages)
+        items = catalog.by_organization.get(slug, ())
+        for lang, url in pages:
+            shown = [i for i in items if i.lang == lang][:ORGANIZATION_PAGE_ITEMS]
+            yield Url(url, _newest(i.modified for i in shown), _several(pages))
+
+
+def archive_urls(catalog: Catalog, editions: Iterable[tuple[Newsletter, Sequence[Edition]]]) -> Iterator[Url]:
+    """Each newsletter's page in the web archive and its editions' pages."""
+    site = catalog.site
+    for newsletter, published in editions:
+        yield Url(url_of(site, archive_path(newsletter.id)), _newest(e.scheduled for e in published))
+        for edition in published:
+            yield Url(url_of(site, edition_path(newsletter.id, edition.label)), edition.scheduled)
+
+
+def _several(alternates: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    return alternates if len(alternates) > 1 else ()
+
+
+def _newest(instants: Iterable[datetime | None]) -> datetime | None:
+    return max((i for i in instants if i is not None), key=datetime.timestamp, default=None)
+
+
+def _lastmod(when: datetime | None) -> str:
+    return f"<lastmod>{when.isoformat(timespec='seconds')}</lastmod>" if when else ""
+
+
+def _urlset(urls: Sequence[Url]) -> bytes:
+    parts = [_URLSET]
+    for url in urls:
+        links = "".join(f'<xhtml:link rel="alternate" hreflang="{escape(lang)}" href="{escape(href)}"/>'
+                        for lang, href in url.alternates)
+        parts.append(f"<url><loc>{escape(url.loc)}</loc>{_lastmod(url.lastmod)}{links}</url>\n")
+    parts.append("</urlset>\n")
+    return "".join(parts).encode("utf-8")
+
+
+def _index(sitemaps: Sequence[Url]) -> bytes:
+    entries = "".join(f"<sitemap><loc>{escape(part.loc)}</loc>{_lastmod(part.lastmod)}</sitemap>\n"
+                      for part in sitemaps)
+    return (_INDEX + entries + "</sitemapindex>\n").encode("utf-8")
