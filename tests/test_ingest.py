@@ -20,7 +20,7 @@ from pipeline.frontmatter import split_document
 from pipeline.ingest import ingest, ingest_status
 from pipeline.statedb import state_database
 
-from .conftest import SITE_TOML, Site
+from .conftest import ROOT, SITE_TOML, Site
 
 NOW = "2026-12-01T12:00"
 WHEN = datetime.fromisoformat("2026-12-01T12:00:00+02:00")
@@ -460,3 +460,15 @@ def test_ingest_reports_are_per_source(make_site, httpserver):
     [report] = ingest(site.config, now=WHEN)
     assert report.ok and report.new == 1 and report.changed
     assert not Path(site.root / "state/.ingest.lock").read_bytes()
+
+
+def test_the_shipped_configuration_carries_source_examples_that_load(tmp_path):
+    text = (ROOT / "newsroom.toml").read_text(encoding="utf-8")
+    block = text[text.index("# [[sources]]"):text.index("# Email digests")]
+    uncommented = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#")
+                            for line in block.splitlines())
+    path = tmp_path / "newsroom.toml"
+    path.write_text(text + "\n" + uncommented, encoding="utf-8")
+    config = load_config(path)
+    assert [s.id for s in config.sources] == ["uef", "kuh"]
+    assert config.sources[0].publish == "draft" and config.sources[1].trusted
