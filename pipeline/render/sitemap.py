@@ -10,6 +10,7 @@ becomes a sitemap index of ``sitemaps/sitemap-<n>.xml`` files. Items with a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,7 @@ from html import escape
 from ..catalog import Catalog
 from ..config import Newsletter
 from ..editions import Edition
+from ..model import NewsItem
 from ..urls import index_path, organization_path, url_of
 from . import Listing, Output, Sink
 from .digest import archive_path, edition_path
@@ -29,6 +31,7 @@ SITEMAP_PATH = "sitemap.xml"
 ROBOTS_PATH = "robots.txt"
 MAX_URLS = 50_000
 XML = "application/xml"
+_SPECIAL = re.compile("[&<>\"']")
 
 _URLSET = ('<?xml version="1.0" encoding="UTF-8"?>\n'
            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
@@ -75,14 +78,14 @@ def page_urls(catalog: Catalog) -> Iterator[Url]:
     for lang, url in fronts:
         shown = catalog.in_language(lang)[:FRONT_PAGE_ITEMS]
         yield Url(url, _newest(i.modified for i in shown), _several(fronts))
+    families = {key: _versions(group) for key, group in catalog.by_translation_key.items()}
     for item in catalog.items:
         if item.canonical_url:
             continue
-        versions = {item.lang: item.url}
-        for other in catalog.translations(item):
-            if not other.canonical_url:
-                versions.setdefault(other.lang, other.url)
-        yield Url(item.url, item.modified, _several(tuple(sorted(versions.items()))))
+        alternates = families.get(item.translation_key, ()) if item.translation_key else ()
+        if alternates and (item.lang, item.url) not in alternates:   # two versions in one language
+            alternates = _versions((item, *catalog.translations(item)))
+        yield Url(item.url, item.modified, alternates)
     for slug in catalog.profiles:
         pages = tuple((lang, url_of(site, organization_path(site, lang, slug))) for lang in site.languages)
         items = catalog.by_organization.get(slug, ())
@@ -100,6 +103,16 @@ def archive_urls(catalog: Catalog, editions: Iterable[tuple[Newsletter, Sequence
             yield Url(url_of(site, edition_path(newsletter.id, edition.label)), edition.scheduled)
 
 
+def _versions(items: Iterable[NewsItem]) -> tuple[tuple[str, str], ...]:
+    """hreflang alternates between translations: the first of each language, none where
+    the page is not to be indexed (``canonical_url``)."""
+    versions: dict[str, str] = {}
+    for item in items:
+        if not item.canonical_url:
+            versions.setdefault(item.lang, item.url)
+    return _several(tuple(sorted(versions.items())))
+
+
 def _several(alternates: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
     return alternates if len(alternates) > 1 else ()
 
@@ -114,15 +127,23 @@ def _lastmod(when: datetime | None) -> str:
 
 def _urlset(urls: Sequence[Url]) -> bytes:
     parts = [_URLSET]
+    blocks: dict[tuple[tuple[str, str], ...], str] = {}   # translations share their alternates
     for url in urls:
-        links = "".join(f'<xhtml:link rel="alternate" hreflang="{escape(lang)}" href="{escape(href)}"/>'
-                        for lang, href in url.alternates)
-        parts.append(f"<url><loc>{escape(url.loc)}</loc>{_lastmod(url.lastmod)}{links}</url>\n")
+        links = blocks.get(url.alternates)
+        if links is None:
+            links = blocks[url.alternates] = "".join(
+                f'<xhtml:link rel="alternate" hreflang="{_xml(lang)}" href="{_xml(href)}"/>'
+                for lang, href in url.alternates)
+        parts.append(f"<url><loc>{_xml(url.loc)}</loc>{_lastmod(url.lastmod)}{links}</url>\n")
     parts.append("</urlset>\n")
     return "".join(parts).encode("utf-8")
 
 
+def _xml(text: str) -> str:
+    return escape(text) if _SPECIAL.search(text) else text   # URLs seldom hold any
+
+
 def _index(sitemaps: Sequence[Url]) -> bytes:
-    entries = "".join(f"<sitemap><loc>{escape(part.loc)}</loc>{_lastmod(part.lastmod)}</sitemap>\n"
+    entries = "".join(f"<sitemap><loc>{_xml(part.loc)}</loc>{_lastmod(part.lastmod)}</sitemap>\n"
                       for part in sitemaps)
     return (_INDEX + entries + "</sitemapindex>\n").encode("utf-8")
