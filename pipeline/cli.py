@@ -143,6 +143,27 @@ def _parser() -> argparse.ArgumentParser:
     daemon.add_argument("--config", type=Path, default=Path("newsroom.toml"), metavar="F")
     daemon.set_defaults(handler=_run)
 
+    worker = commands.add_parser("worker", help="send queued digests; run any number, on any machines that "
+                                                "share the state database")
+    worker.add_argument("--concurrency", type=int, metavar="N",
+                        help="SMTP connections of this worker (default: [delivery] connections)")
+    worker.add_argument("--once", action="store_true", help="send what is queued now and exit")
+    worker.add_argument("--lease-seconds", type=float, default=None, metavar="S",
+                        help="how long a claimed batch stays this worker's without a renewal (default 60): "
+                             "after a crash, other workers take it over after this")
+    _common(worker)
+    worker.set_defaults(handler=_worker)
+
+    database = commands.add_parser("db", help="the state database: migrate, show its state")
+    db_actions = database.add_subparsers(dest="action", required=True, metavar="ACTION")
+    db_upgrade = db_actions.add_parser("upgrade", help="apply the migrations this Newsroom knows")
+    db_upgrade.add_argument("--config", type=Path, default=Path("newsroom.toml"), metavar="F")
+    db_upgrade.set_defaults(handler=_db_upgrade)
+    db_status = db_actions.add_parser("status",
+                                      help="where it is, its revision, what is queued and who sends")
+    db_status.add_argument("--config", type=Path, default=Path("newsroom.toml"), metavar="F")
+    db_status.set_defaults(handler=_db_status)
+
     hooks = commands.add_parser("webhooks", help="partner webhooks and WebSub pings")
     hook_actions = hooks.add_subparsers(dest="action", required=True, metavar="ACTION")
     hook_log = hook_actions.add_parser("log", help="the latest delivery attempts")
@@ -332,7 +353,10 @@ def _digest_send(args, config: Config, out: Console, err: Console) -> int:
         out.print(f"{newsletter.id}: nothing to send at {now.isoformat()}", markup=False)
         return EXIT_OK
     r = sending.report
-    assert r is not None
+    if r is None:
+        out.print(f"{sending.edition.id}: {sending.queued} message(s) queued; {sending.workers} running "
+                  "`newsroom worker` process(es) send them", markup=False)
+        return EXIT_OK
     for error in r.errors[:20]:
         err.print(printable(f"newsroom: failed: {error}"), markup=False, soft_wrap=True)
     out.print(f"{sending.edition.id}: {r.sent} sent, {r.skipped} skipped (nothing for them), "
@@ -381,6 +405,55 @@ def _run(args, config: Config, out: Console, err: Console) -> int:
     else:
         run(config, watch=args.watch)
     return EXIT_OK
+
+
+def _worker(args, config: Config, out: Console, err: Console) -> int:
+    import logging
+
+    from .delivery import LEASE_SECONDS
+    from .worker import run_worker
+
+    if args.concurrency is not None and not 1 <= args.concurrency <= 64:
+        raise UsageError("--concurrency: expected 1 to 64")
+    if args.lease_seconds is not None and not 1 <= args.lease_seconds <= 3600:
+        raise UsageError("--lease-seconds: expected 1 to 3600")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sent = run_worker(config, args.concurrency, args.lease_seconds or LEASE_SECONDS, once=args.once,
+                      content_dir=args.content)
+    out.print(f"sent {sent} message(s)", markup=False)
+    return EXIT_OK
+
+
+def _db_upgrade(args, config: Config, out: Console, err: Console) -> int:
+    from .statedb import database_url, upgrade_database
+
+    before, after = upgrade_database(database_url(config))
+    where = config_where(config)
+    if before == after:
+        out.print(f"{where}: at revision {after}, the newest this Newsroom knows; nothing to do",
+                  markup=False)
+    else:
+        out.print(f"{where}: upgraded from revision {before or 'none'} to {after}", markup=False)
+    return EXIT_OK
+
+
+def _db_status(args, config: Config, out: Console, err: Console) -> int:
+    from .statedb import HEAD, database_status, database_url
+
+    status = database_status(database_url(config))
+    out.print(f"database: {config_where(config)} ({status.dialect})", markup=False)
+    pending = f"; {len(status.pending)} migration(s) to apply: newsroom db upgrade" if status.pending else ""
+    out.print(f"revision: {status.revision or 'none (empty)'} (this Newsroom: {HEAD}){pending}", markup=False)
+    for name, value in status.counts:
+        out.print(f"{name}: {value}", markup=False)
+    return EXIT_OK
+
+
+def config_where(config: Config) -> str:
+    from .statedb import _where, database_url
+
+    return _where(database_url(config))
 
 
 def _webhooks_log(args, config: Config, out: Console, err: Console) -> int:

@@ -1,12 +1,16 @@
-"""Sending an edition: once to each active subscriber, surviving crashes.
+"""Sending an edition: once to each active subscriber, surviving crashes, from any number
+of senders.
 
 The ledger is the ``sends`` table. Before anything goes out, every active subscriber of
-the newsletter gets a ``queued`` row for the edition (one transaction). A worker marks a
-row ``sending`` (committed) before it hands the message to its sender and ``sent`` once
-the server accepted it. After a crash (SIGKILL included) a re-run finds the rows not
-``sent``: the ``queued`` ones go out once; the ``sending`` ones were in flight at the
-kill (at most one per connection) and are sent again, the only repeats possible. A row
-that is ``sent`` is never sent again, so sending an edition twice sends nothing.
+the newsletter gets a ``queued`` row for the edition (one transaction). A sender (``newsroom
+digest send``, or ``newsroom worker`` processes on any machines) claims open rows in
+batches under a lease it renews while it sends; it marks a row ``sending`` (committed,
+and only while the lease is still its own) before it hands the message over, and ``sent``
+once the server accepted it. A sender that dies (SIGKILL, a lost machine) stops renewing;
+its rows are another sender's after :data:`LEASE_SECONDS`: the ``queued`` ones go out
+once, the ``sending`` ones were in flight at the kill (at most one per connection) and
+are sent again, the only repeats possible. A row that is ``sent`` is never sent again, so
+sending an edition twice sends nothing.
 
 Temporary failures (SMTP 4xx, a dropped connection) are retried with backoff up to
 :data:`MAX_ATTEMPTS` times; a permanent one (5xx) marks the row ``failed`` and counts a
@@ -17,12 +21,15 @@ whose topics match nothing in the edition.
 
 from __future__ import annotations
 
+import os
 import queue
+import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from .config import Config, ConfigError, Newsletter
 from .editions import Edition
@@ -31,9 +38,12 @@ from .senders import PermanentFailure, ServerUnavailable, TemporaryFailure, Unkn
 from .statedb import Database
 from .subscribers import SubscriberStore
 
-__all__ = ["MAX_ATTEMPTS", "SendReport", "queue_edition", "send_queued"]
+__all__ = ["LEASE_SECONDS", "MAX_ATTEMPTS", "RETRY_LATER_SECONDS", "SendReport", "live_workers", "owner_name",
+           "queue_edition", "send_queued", "utc_stamp"]
 
 MAX_ATTEMPTS = 5
+LEASE_SECONDS = 60.0   # a claimed row is another sender's to take this long after its holder died
+RETRY_LATER_SECONDS = 300.0   # a deferred row (temporary failures): when workers try it again
 
 
 @dataclass
@@ -86,36 +96,39 @@ class _RateLimit:
 
 def send_queued(db: Database, store: SubscriberStore, config: Config, factory: MessageFactory,
                 senders: list, now: Callable[[], datetime], progress: Callable[[int], None] | None = None,
-                backoff: float = 1.0) -> SendReport:
-    """Send every row of the factory's edition that is not ``sent``, on one thread per
-    sender (SMTP connection), and report. ``backoff`` is the first retry delay in seconds."""
+                backoff: float = 1.0, owner: str | None = None, lease_seconds: float = LEASE_SECONDS,
+                stop: threading.Event | None = None, exclusive: bool = False) -> SendReport:
+    """Send the factory's edition: claim open rows in batches under a lease (see
+    :func:`claim_batch`), send them on one thread per sender (SMTP connection), renew the
+    lease while sending, and report. Several processes may do this at once, on any
+    machines sharing the database. ``backoff`` is the first retry delay in seconds; a set
+    ``stop`` ends the run after the messages in flight; ``exclusive``: no other sender
+    can be running (SQLite), so rows leased by a sender that died are taken at once."""
     edition = factory.edition
     newsletter: Newsletter = edition.newsletter
     key = {"nl": newsletter.id, "ed": edition.label}
+    owner = owner or owner_name()
     report = SendReport()
     started = time.perf_counter()
     [(report.already_sent,)] = db.query("SELECT COUNT(*) FROM sends WHERE newsletter = :nl AND edition = :ed"
                                         " AND status = 'sent'", key)
-    todo = [sid for (sid,) in db.query("SELECT subscriber_id FROM sends"
-                                       " WHERE newsletter = :nl AND edition = :ed"
-                                       " AND status IN ('queued', 'sending') ORDER BY subscriber_id", key)]
     lock = threading.Lock()            # one thread at a time on the database
+    lease = _Lease(db, lock, key, owner, lease_seconds, now, exclusive)
     jobs: queue.Queue[int | None] = queue.Queue()
-    for sid in todo:
-        jobs.put(sid)
     limit = _RateLimit(config.delivery.rate_per_second)
     envelope_from = factory.sender_address
 
     def mark(sid: int, status: str, error: str | None = None, message_id: str | None = None,
              claim: bool = False) -> bool:
-        """Set a row's status; with ``claim``, only a row not sent yet (False if it was)."""
-        guard = " AND status IN ('queued', 'sending')" if claim else ""
+        """Set a row's status; with ``claim``, only a row not sent yet and still ours (False
+        if it was sent, or its lease expired and another sender took it)."""
+        guard = " AND status IN ('queued', 'sending') AND lease_owner = :me" if claim else ""
         with lock:
             return bool(db.execute(
                 "UPDATE sends SET status = :status, attempts = attempts + :tried, error = :error,"
                 " message_id = COALESCE(:mid, message_id), updated_at = :at"
                 " WHERE newsletter = :nl AND edition = :ed AND subscriber_id = :sid" + guard,
-                {**key, "sid": sid, "status": status, "error": error, "mid": message_id,
+                {**key, "sid": sid, "status": status, "error": error, "mid": message_id, "me": owner,
                  "tried": 1 if status == "sending" else 0, "at": now().astimezone(UTC).isoformat()}))
 
     def recipient_of(sid: int) -> Recipient | None:
@@ -149,14 +162,15 @@ def send_queued(db: Database, store: SubscriberStore, config: Config, factory: M
         delay = backoff
         for attempt in range(1, MAX_ATTEMPTS + 1):
             limit.wait()
-            # committed before the message leaves; a row another run sent meanwhile is left alone
+            # committed before the message leaves; a row sent or taken over meanwhile is left alone
             if not mark(sid, "sending", message_id=message_id, claim=True):
                 return
             try:
                 sender.send(envelope_from, envelope_to, message, message_id)
             except TemporaryFailure as exc:
-                if attempt == MAX_ATTEMPTS:   # greylisting, a busy server: the next run tries again
+                if attempt == MAX_ATTEMPTS:   # greylisting, a busy server: a later run tries again
                     mark(sid, "queued", f"deferred after {attempt} tries: {exc}")
+                    lease.deferred.append(sid)
                     _count(report, lock, "deferred", f"{recipient.email}: deferred: {exc}")
                     return
                 _count(report, lock, "retried")
@@ -199,27 +213,39 @@ def send_queued(db: Database, store: SubscriberStore, config: Config, factory: M
 
     def worker(sender) -> None:
         try:
-            while True:
-                try:
-                    sid = jobs.get_nowait()
-                except queue.Empty:
-                    return
-                guarded(sender, sid)
+            while (sid := jobs.get()) is not None:
+                if not failures:
+                    guarded(sender, sid)
         except BaseException as exc:   # the server is gone, or refused us: stop everyone
             failures.append(exc)
-            while not jobs.empty():
-                try:
-                    jobs.get_nowait()
-                except queue.Empty:
-                    break
         finally:
             sender.close()
 
     threads = [threading.Thread(target=worker, args=(s,), daemon=True) for s in senders]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        batch = max(20, 10 * len(senders))
+        while not failures and not (stop and stop.is_set()):
+            lease.renew_if_due()
+            if jobs.qsize() > len(senders):
+                time.sleep(0.01)
+                continue
+            claimed = lease.claim(batch)
+            if not claimed:
+                break
+            for sid in claimed:
+                jobs.put(sid)
+        if failures or (stop and stop.is_set()):
+            _drain(jobs)   # claimed but not started: released below, for another sender
+    finally:
+        for _ in threads:
+            jobs.put(None)
+        while any(thread.is_alive() for thread in threads):
+            for thread in threads:
+                thread.join(timeout=0.2)
+            lease.renew_if_due()
+        lease.release()
     report.seconds = time.perf_counter() - started
     if failures:
         error = failures[0]
@@ -230,6 +256,114 @@ def send_queued(db: Database, store: SubscriberStore, config: Config, factory: M
         raise ConfigError(f"sending stopped: {error}; {report.sent} sent in this run, {left} still queued "
                           "(run the same command again to send them)")
     return report
+
+
+def live_workers(db: Database, now: datetime, lease_seconds: float = LEASE_SECONDS) -> int:
+    """How many ``newsroom worker`` processes sent a heartbeat lately."""
+    since = utc_stamp(now - timedelta(seconds=2 * lease_seconds))
+    return db.query("SELECT COUNT(*) FROM workers WHERE seen_at >= :since", {"since": since})[0][0]
+
+
+def _drain(jobs: queue.Queue) -> None:
+    while True:
+        try:
+            jobs.get_nowait()
+        except queue.Empty:
+            return
+
+
+def owner_name() -> str:
+    """This sender's name in the ledger's leases: host, process and a random part."""
+    return f"{socket.gethostname()[:64]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def utc_stamp(when: datetime) -> str:
+    """UTC with microseconds always: lease times compare as text."""
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class _Lease:
+    """The rows one sender holds. Claimed rows belong to it until ``lease_seconds`` after
+    the last renewal; a sender that dies (SIGKILL, a lost machine) stops renewing, and
+    after that another sender takes its rows (at once if it was a process of this machine
+    that is gone). On PostgreSQL a claim skips rows another sender is claiming at the same
+    instant (``FOR UPDATE SKIP LOCKED``). ``exclusive``: the caller is the only sender
+    (SQLite's per-newsletter lock), so every open row is its to take."""
+
+    def __init__(self, db: Database, lock: threading.Lock, key: dict, owner: str, seconds: float,
+                 now: Callable[[], datetime], exclusive: bool = False):
+        self.db, self.lock, self.key, self.owner, self.seconds, self.now = db, lock, key, owner, seconds, now
+        self.exclusive = exclusive
+        self.deferred: list[int] = []   # kept until release, then not claimable for a while
+        self._renewed = time.monotonic()
+        self._free_leases_of_dead_local_senders()
+
+    def claim(self, size: int) -> list[int]:
+        at = self.now()
+        expired = "" if self.exclusive else " AND (lease_until IS NULL OR lease_until < :now)"
+        skip_locked = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgresql" else ""
+        with self.lock, self.db.transaction():
+            ids = [sid for (sid,) in self.db.query(
+                "SELECT subscriber_id FROM sends WHERE newsletter = :nl AND edition = :ed"
+                " AND status IN ('queued', 'sending') AND (lease_owner IS NULL OR lease_owner <> :me)"
+                + expired + " ORDER BY subscriber_id LIMIT :size" + skip_locked,
+                {**self.key, "me": self.owner, "now": utc_stamp(at), "size": size})]
+            self.db.executemany(
+                "UPDATE sends SET lease_owner = :me, lease_until = :until"
+                " WHERE newsletter = :nl AND edition = :ed AND subscriber_id = :sid",
+                [{**self.key, "sid": sid, "me": self.owner,
+                  "until": utc_stamp(at + timedelta(seconds=self.seconds))} for sid in ids])
+        return ids
+
+    def renew_if_due(self) -> None:
+        if time.monotonic() - self._renewed < self.seconds / 3:
+            return
+        until = utc_stamp(self.now() + timedelta(seconds=self.seconds))
+        with self.lock:
+            self.db.execute("UPDATE sends SET lease_until = :until WHERE lease_owner = :me"
+                            " AND status IN ('queued', 'sending')", {"me": self.owner, "until": until})
+        self._renewed = time.monotonic()
+
+    def release(self) -> None:
+        """Rows still open: those never started are free for the next sender at once; the
+        deferred ones after :data:`RETRY_LATER_SECONDS` (a run of ``digest send`` on SQLite
+        takes them at once)."""
+        later = utc_stamp(self.now() + timedelta(seconds=RETRY_LATER_SECONDS))
+        with self.lock:
+            self.db.executemany("UPDATE sends SET lease_owner = NULL, lease_until = :later"
+                                " WHERE newsletter = :nl AND edition = :ed AND subscriber_id = :sid"
+                                " AND lease_owner = :me AND status = 'queued'",
+                                [{**self.key, "sid": sid, "me": self.owner, "later": later}
+                                 for sid in self.deferred])
+            self.db.execute("UPDATE sends SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = :me"
+                            " AND status IN ('queued', 'sending')", {"me": self.owner})
+
+    def _free_leases_of_dead_local_senders(self) -> None:
+        """A sender of this machine that is gone (killed, crashed) holds nothing: a re-run
+        right after a crash need not wait for its leases to run out."""
+        with self.lock:
+            owners = [owner for (owner,) in self.db.query(
+                "SELECT DISTINCT lease_owner FROM sends WHERE newsletter = :nl AND edition = :ed"
+                " AND status IN ('queued', 'sending') AND lease_owner IS NOT NULL", self.key)]
+            for owner in owners:
+                if _is_dead_local_process(owner):
+                    self.db.execute("UPDATE sends SET lease_owner = NULL, lease_until = NULL"
+                                    " WHERE lease_owner = :owner AND status IN ('queued', 'sending')",
+                                    {"owner": owner})
+
+
+def _is_dead_local_process(owner: str) -> bool:
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname()[:64] or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False   # alive, another user's
+    return False
 
 
 def _count(report: SendReport, lock: threading.Lock, what: str, error: str | None = None) -> None:

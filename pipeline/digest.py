@@ -19,7 +19,7 @@ from .build import ContentErrors, catalog_for
 from .catalog import Catalog
 from .config import Config, ConfigError, Newsletter, secret
 from .content import Content, load_content
-from .delivery import SendReport, queue_edition, send_queued
+from .delivery import SendReport, live_workers, queue_edition, send_queued
 from .editions import Edition, EditionStore, due_edition, issued_editions
 from .messages import PREVIEW_TOKEN, MessageFactory, Recipient
 from .publish import write_atomically
@@ -29,9 +29,8 @@ from .statedb import state_database, state_lock
 from .subscribers import SubscriberStore
 from .templating import load_templates
 
-__all__ = ["NewsletterStatus", "Preview", "Sending", "edition_messages", "newsletter_status",
-           "render_preview",
-           "send_edition"]
+__all__ = ["NewsletterStatus", "Preview", "Sending", "edition_factory", "edition_messages",
+           "newsletter_status", "render_preview", "send_edition"]
 
 SAMPLE = Recipient(id="preview", email="subscriber@example.org", name="Sample Subscriber")
 
@@ -110,20 +109,24 @@ def newsletter_status(config: Config, now: datetime,
 class Sending:
     edition: Edition | None
     queued: int = 0
-    report: SendReport | None = None
+    report: SendReport | None = None   # None: left to the running workers
+    workers: int = 0                   # `newsroom worker` processes alive when it was queued
 
 
 def send_edition(config: Config, newsletter_id: str, now: datetime, content_dir: Path | None = None,
-                 progress: Callable[[int, int], None] | None = None, backoff: float = 1.0) -> Sending:
+                 progress: Callable[[int, int], None] | None = None, backoff: float = 1.0,
+                 here: bool = False) -> Sending:
     """Send the edition due at ``now`` to every active subscriber who has not had it:
-    issue it (record it) if no build has, queue a ledger row per subscriber, send."""
+    issue it (record it) if no build has and queue a ledger row per subscriber; then, if
+    ``newsroom worker`` processes are running (and not ``here``), leave the sending to
+    them, else send."""
     newsletter = config.newsletter(newsletter_id)
     secret_ = secret("NEWSROOM_SECRET")
     senders = senders_for(config)
     content = _content(config, content_dir)
     try:
         catalog = catalog_for(config, content, now)
-        with _send_lock(config, newsletter.id), state_database(config) as db:
+        with state_database(config) as db:
             editions = EditionStore(db)
             edition = due_edition(newsletter, catalog, editions)
             if edition is None:
@@ -132,34 +135,48 @@ def send_edition(config: Config, newsletter_id: str, now: datetime, content_dir:
                 editions.record(edition, now)
             store = SubscriberStore(db, config, secret_)
             queued = queue_edition(db, store, edition, now)
-            renderer = DigestRenderer(config, catalog, load_templates(config.paths.templates), newsletter,
-                                      image_dimensions(content, config))
-            factory = MessageFactory(config, renderer, edition, now, secret=secret_)
-            [(todo,)] = db.query("SELECT COUNT(*) FROM sends WHERE newsletter = :nl AND edition = :ed"
-                                 " AND status IN ('queued', 'sending')", {"nl": newsletter.id,
-                                                                          "ed": edition.label})
-            done = [0]
+            workers = live_workers(db, datetime.now(UTC))
+            if workers and not here:
+                return Sending(edition, queued, None, workers)
+            with _send_lock(config, newsletter.id, db):
+                factory = edition_factory(config, catalog, content, edition, now, secret_)
+                [(todo,)] = db.query("SELECT COUNT(*) FROM sends WHERE newsletter = :nl AND edition = :ed"
+                                     " AND status IN ('queued', 'sending')", {"nl": newsletter.id,
+                                                                              "ed": edition.label})
+                done = [0]
 
-            def step(n: int) -> None:
-                done[0] += n
-                if progress:
-                    progress(done[0], todo)
+                def step(n: int) -> None:
+                    done[0] += n
+                    if progress:
+                        progress(done[0], todo)
 
-            report = send_queued(db, store, config, factory, senders, lambda: datetime.now(UTC), step,
-                                 backoff=backoff)
+                report = send_queued(db, store, config, factory, senders, lambda: datetime.now(UTC), step,
+                                     backoff=backoff, exclusive=db.dialect == "sqlite")
             return Sending(edition, queued, report)
     finally:
         content.close()
 
 
+def edition_factory(config: Config, catalog: Catalog, content: Content, edition: Edition, now: datetime,
+                    secret_: str | None) -> MessageFactory:
+    """The messages of ``edition``, rendered as of ``catalog``."""
+    renderer = DigestRenderer(config, catalog, load_templates(config.paths.templates), edition.newsletter,
+                              image_dimensions(content, config))
+    return MessageFactory(config, renderer, edition, now, secret=secret_)
+
+
 @contextmanager
-def _send_lock(config: Config, newsletter_id: str) -> Iterator[None]:
-    """One send of a newsletter at a time on this machine: two would both take every row."""
+def _send_lock(config: Config, newsletter_id: str, db) -> Iterator[None]:
+    """On SQLite, one sender of a newsletter at a time on this machine (leases then need no
+    clock); a server database's leases let any number of senders share the rows."""
+    if db.dialect != "sqlite":
+        yield
+        return
     with state_lock(config, f"send-{newsletter_id}") as held:
         if not held:
             lock = config.paths.state / f".send-{newsletter_id}.lock"
-            raise ConfigError(f"another `newsroom digest send {newsletter_id}` is running "
-                              f"(it holds {lock}); let it finish")
+            raise ConfigError(f"another `newsroom digest send {newsletter_id}` or `newsroom worker` is "
+                              f"sending it (it holds {lock}); let it finish")
         yield
 
 

@@ -23,9 +23,11 @@ build).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,9 +36,11 @@ from apscheduler.triggers.base import BaseTrigger
 from .config import Config, load_config
 from .schedule import Schedule
 
-__all__ = ["CronScheduleTrigger", "run", "run_once"]
+__all__ = ["CronScheduleTrigger", "Leadership", "run", "run_once"]
 
 log = logging.getLogger("newsroom.run")
+STANDBY_POLL = 1.0    # seconds between a waiting daemon's tries to lead
+LEADER_CHECK = 2.0    # seconds between the leader's checks that its lock's connection lives
 
 
 class CronScheduleTrigger(BaseTrigger):
@@ -153,24 +157,160 @@ def _apply_plans(scheduler) -> None:
 
 def run_once(config: Config) -> None:
     """What is due now: the sources, a build, and each newsletter whose due edition is within
-    the grace time (sending sends nothing twice)."""
-    if config.sources:
-        ingest_job(str(config.path))
-    build_job(str(config.path))
-    now = datetime.now(UTC)
-    for newsletter in config.newsletters:
-        due = newsletter.when.latest_at_or_before(now.astimezone(config.site.timezone))
-        if due is None:
-            continue
-        if now.timestamp() - due.timestamp() > config.runtime.digest_grace_hours * 3600:
-            log.warning("%s: the edition of %s is older than digest_grace_hours (%s h); not sent late",
-                        newsletter.id, due.isoformat(), config.runtime.digest_grace_hours)
-            continue
-        digest_job(str(config.path), newsletter.id)
+    the grace time (sending sends nothing twice). Nothing while a daemon leads."""
+    with Leadership(config) as leadership:
+        if not leadership.try_lead():
+            log.warning("a `newsroom run` daemon is running (it holds the scheduler lock): it does what is "
+                        "due; nothing done")
+            return
+        if config.sources:
+            ingest_job(str(config.path))
+        build_job(str(config.path))
+        now = datetime.now(UTC)
+        for newsletter in config.newsletters:
+            due = newsletter.when.latest_at_or_before(now.astimezone(config.site.timezone))
+            if due is None:
+                continue
+            if now.timestamp() - due.timestamp() > config.runtime.digest_grace_hours * 3600:
+                log.warning("%s: the edition of %s is older than digest_grace_hours (%s h); not sent late",
+                            newsletter.id, due.isoformat(), config.runtime.digest_grace_hours)
+                continue
+            digest_job(str(config.path), newsletter.id)
+
+
+class Leadership:
+    """One daemon schedules and builds; others wait. On PostgreSQL an advisory lock, held by
+    a connection of its own for as long as the daemon leads: when the leader dies, its
+    connection closes, the lock is free, and a waiting daemon takes over within
+    :data:`STANDBY_POLL` seconds. On SQLite a lock file of this machine."""
+
+    LOCK_KEY = 0x4E65_7773_526F_6F6D & 0x7FFF_FFFF_FFFF_FFFF   # "NewsRoom": one per database
+
+    def __init__(self, config: Config):
+        from .statedb import database_url
+
+        self.config, self.url = config, database_url(config)
+        self._connection = None
+        self._engine = None
+        self._file = None
+        self._leads = False
+
+    def __enter__(self) -> Leadership:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    @property
+    def _on_server(self) -> bool:
+        return not self.url.startswith(("sqlite:", "sqlite+"))
+
+    def try_lead(self) -> bool:
+        """Become the leader if no one is; True if this daemon leads (now or already)."""
+        if self._leads:
+            return True
+        if self._on_server:
+            self._leads = self._try_advisory_lock()
+            return self._leads
+        import fcntl
+
+        if self._file is None:
+            self.config.paths.state.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.config.paths.state / ".scheduler.lock", "a+b")   # noqa: SIM115
+        try:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        self._leads = True
+        return True
+
+    def wait_to_lead(self, stop: threading.Event) -> bool:
+        """Wait until this daemon leads (True) or ``stop`` is set (False)."""
+        said = False
+        while not stop.is_set():
+            try:
+                if self.try_lead():
+                    return True
+            except Exception as exc:   # the database is down: keep waiting
+                self._drop_connection()
+                log.warning("standby: cannot reach the state database (%s); retrying", exc)
+            if not said:
+                log.info("standby: another daemon leads (it holds the scheduler lock); waiting to take over")
+                said = True
+            stop.wait(STANDBY_POLL)
+        return False
+
+    def still_leads(self) -> bool:
+        """False once the lock's connection is gone (the database restarted, the network
+        failed): the lock may be another daemon's by now."""
+        if not self._on_server:
+            return True
+        try:
+            from sqlalchemy import text
+
+            self._connection.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            self._drop_connection()
+            return False
+
+    def release(self) -> None:
+        self._drop_connection()
+        if self._file is not None:
+            self._file.close()   # closing releases the flock
+            self._file = None
+        self._leads = False
+
+    def _try_advisory_lock(self) -> bool:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.pool import NullPool
+
+        if self._connection is None:
+            # keepalives: a leader whose machine vanished is noticed by the server in ~30 s
+            args = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3} \
+                if self.url.startswith("postgresql") else {}
+            self._engine = create_engine(self.url, connect_args=args, poolclass=NullPool)
+            self._connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        held = self._connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.LOCK_KEY})
+        return bool(held.scalar())
+
+    def _drop_connection(self) -> None:
+        self._leads = False
+        if self._connection is not None:
+            with contextlib.suppress(Exception):   # already broken: nothing to unlock or close
+                from sqlalchemy import text
+
+                self._connection.execute(text("SELECT pg_advisory_unlock_all()"))
+            with contextlib.suppress(Exception):
+                self._connection.close()
+            self._connection = None
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
 
 
 def run(config: Config, watch: bool = False) -> None:
-    """The daemon, until SIGTERM or SIGINT."""
+    """The daemon, until SIGTERM or SIGINT: waits to lead, then schedules and builds."""
+    stop = threading.Event()
+
+    def shutdown(signum, _frame):
+        log.info("signal %s: finishing the running job, then stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    with Leadership(config) as leadership:
+        while leadership.wait_to_lead(stop):
+            log.info("leading: this daemon schedules and builds")
+            _lead(config, watch, stop, leadership)
+            if not stop.is_set():
+                log.error("lost the scheduler lock (the state database went away): stopped scheduling; "
+                          "waiting to lead again")
+    log.info("stopped")
+
+
+def _lead(config: Config, watch: bool, stop: threading.Event, leadership: Leadership) -> None:
+    """Schedule and run the jobs until ``stop`` is set or the leadership is lost."""
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -204,25 +344,23 @@ def run(config: Config, watch: bool = False) -> None:
             continue   # kept as stored: a run missed while down is still due (or too old)
         scheduler.add_job(digest_job, trigger, args=[path, newsletter.id], id=f"digest:{newsletter.id}",
                           name=f"digest:{newsletter.id}", replace_existing=True, misfire_grace_time=grace)
-    stop = threading.Event()
-
-    def shutdown(signum, _frame):
-        log.info("signal %s: finishing the running job, then stopping", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, shutdown)
-    signal.signal(signal.SIGINT, shutdown)
     scheduler.resume()
     log.info("running: rebuild every %s min, %d newsletter(s), %d source(s)%s",
              config.runtime.rebuild_minutes, len(config.newsletters), len(config.sources),
              ", watching for changes" if watch else "")
-    watcher = threading.Thread(target=_watch, args=(config, stop), daemon=True) if watch else None
+    unwatch = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(config, unwatch), daemon=True) if watch else None
     if watcher:
         watcher.start()
+    checked = time.monotonic()
     while not stop.wait(0.5):   # a timed wait: signal handlers run promptly
         _apply_plans(scheduler)
+        if time.monotonic() - checked >= LEADER_CHECK:
+            checked = time.monotonic()
+            if not leadership.still_leads():
+                break
+    unwatch.set()
     scheduler.shutdown(wait=True)   # the running job finishes: a build is never cut short
-    log.info("stopped")
 
 
 def _watch(config: Config, stop: threading.Event) -> None:

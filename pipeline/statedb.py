@@ -23,23 +23,26 @@ import fcntl
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from .config import Config, ConfigError, secret
 
-__all__ = ["HEAD", "Database", "EngineDatabase", "SqliteDatabase", "database_url", "open_database",
-           "state_database", "state_lock"]
+__all__ = ["HEAD", "Database", "DatabaseStatus", "EngineDatabase", "SqliteDatabase", "connect",
+           "database_status", "database_url", "open_database", "state_database", "state_lock",
+           "upgrade_database"]
 
 # The newest migration (pipeline/migrations/versions). A test holds it to Alembic's head.
-HEAD = "0004"
-KNOWN = ("0001", "0002", "0003", "0004")   # oldest first
+HEAD = "0005"
+KNOWN = ("0001", "0002", "0003", "0004", "0005")   # oldest first
 
 Params = Mapping[str, Any]
 
 
 class Database(Protocol):
     url: str
+    dialect: str   # "sqlite", "postgresql", … (SQLAlchemy's dialect names)
 
     def query(self, sql: str, params: Params | None = None) -> list[tuple]:
         """The rows of a SELECT."""
@@ -76,20 +79,73 @@ def database_url(config: Config) -> str:
     return url
 
 
-def open_database(url: str) -> Database:
-    """The database at ``url``, its schema brought up to :data:`HEAD`."""
+def connect(url: str) -> Database:
+    """The database at ``url`` as it is (no migration)."""
     if url.startswith("sqlite:///") and "?" not in url:
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        db: Database = SqliteDatabase(path)
-    else:
-        db = EngineDatabase(url)
+        return SqliteDatabase(path)
+    return EngineDatabase(url)
+
+
+def open_database(url: str) -> Database:
+    """The database at ``url``, its schema brought up to :data:`HEAD`."""
+    db = connect(url)
     try:
         upgrade(db)
     except BaseException:
         db.close()
         raise
     return db
+
+
+def upgrade_database(url: str) -> tuple[str | None, str]:
+    """``newsroom db upgrade``: the revisions before and after."""
+    db = connect(url)
+    try:
+        before = revision(db)
+        upgrade(db)
+        return before, revision(db) or HEAD
+    finally:
+        db.close()
+
+
+@dataclass(frozen=True)
+class DatabaseStatus:
+    dialect: str
+    revision: str | None
+    pending: tuple[str, ...]
+    counts: tuple[tuple[str, str], ...]   # (what, how many), for people
+
+
+def database_status(url: str) -> DatabaseStatus:
+    """``newsroom db status``: the schema and what the tables hold, changing nothing."""
+    from datetime import UTC, datetime, timedelta
+
+    db = connect(url)
+    try:
+        current = revision(db)
+        if current is not None and current not in KNOWN:
+            raise ConfigError(f"{_where(url)} was written by a newer Newsroom (schema revision {current!r})")
+        pending = KNOWN[KNOWN.index(current) + 1:] if current else KNOWN
+        counts: list[tuple[str, str]] = []
+        if current == HEAD:
+            since = (datetime.now(UTC) - timedelta(minutes=2)).isoformat(timespec="microseconds")
+            queries = (
+                ("subscribers", "SELECT COUNT(*) FROM subscribers", {}),
+                ("editions issued", "SELECT COUNT(*) FROM editions", {}),
+                ("messages queued", "SELECT COUNT(*) FROM sends WHERE status IN ('queued', 'sending')", {}),
+                ("messages sent", "SELECT COUNT(*) FROM sends WHERE status = 'sent'", {}),
+                ("send workers alive", "SELECT COUNT(*) FROM workers WHERE seen_at >= :since",
+                 {"since": since}),
+                ("events awaiting delivery", "SELECT COUNT(*) FROM deliveries WHERE status = 'pending'", {}),
+                ("scheduled jobs", "SELECT COUNT(*) FROM scheduler_jobs", {}),
+                ("ingested entries", "SELECT COUNT(*) FROM ingest_entries", {}),
+            )
+            counts = [(name, str(db.query(sql, params)[0][0])) for name, sql, params in queries]
+        return DatabaseStatus(db.dialect, current, tuple(pending), tuple(counts))
+    finally:
+        db.close()
 
 
 @contextmanager
@@ -184,6 +240,7 @@ class SqliteDatabase:
 
     def __init__(self, path: Path):
         self.url = f"sqlite:///{path}"
+        self.dialect = "sqlite"
         # we say when to commit; threads may share it under the caller's lock (the sender)
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._depth = 0
@@ -270,6 +327,7 @@ class EngineDatabase:
             detail = str(exc).splitlines()[0].replace(url, _where(url))
             raise ConfigError(f"NEWSROOM_DB_URL: cannot open {_where(url)}: {detail}") from None
         self._depth = 0
+        self.dialect = self._engine.dialect.name
 
     def query(self, sql: str, params: Params | None = None) -> list[tuple]:
         from sqlalchemy import text

@@ -129,8 +129,8 @@ CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver"
 
 
 def missing_tool(message: str) -> None:
-    """Skip a test whose tool is not installed here; fail where it must be (CI: .ci/run
-    installs every tool and sets NEWSROOM_REQUIRE_BROWSER)."""
+    """Skip a test whose tool (a browser, PostgreSQL) is not installed here; fail where it
+    must be (CI: .ci/run installs every tool and sets NEWSROOM_REQUIRE_BROWSER)."""
     if os.environ.get("NEWSROOM_REQUIRE_BROWSER"):
         pytest.fail(f"{message}; .ci/run installs it")
     pytest.skip(message)
@@ -188,3 +188,28 @@ def weekly_email(shipped_site, tmp_path_factory) -> Path:
     page = target / "email.html"
     page.write_text(html, encoding="utf-8")
     return page
+
+
+# -- a throwaway PostgreSQL server (tests/postgres.py): the state database's second engine ------
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    from .postgres import PostgresServer, postgres_bin
+
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        missing_tool("Debian's postgresql is not installed (apt-get install postgresql)")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        missing_tool("psycopg is not installed (pip install -e '.[test]')")
+    server = PostgresServer(bin_dir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres_server) -> str:
+    """A fresh, empty PostgreSQL database for one test."""
+    return postgres_server.new_database()

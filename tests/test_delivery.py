@@ -334,11 +334,12 @@ def test_an_address_with_an_international_domain_gets_its_message(ssite, monkeyp
 
 def test_two_sends_of_one_newsletter_at_once_are_refused(ssite, monkeypatch):
     from pipeline.config import ConfigError
-    from pipeline.digest import _send_lock
+    from pipeline.statedb import state_lock
 
     add(ssite, 1)
-    with _send_lock(ssite.config, "weekly-en"), SmtpServer() as server, \
-            pytest.raises(ConfigError, match="another `newsroom digest send weekly-en` is running"):
+    with state_lock(ssite.config, "send-weekly-en") as held, SmtpServer() as server, \
+            pytest.raises(ConfigError, match="another `newsroom digest send weekly-en` or `newsroom worker`"):
+        assert held
         send(ssite, server, monkeypatch)
 
 

@@ -95,7 +95,7 @@ CREATE TABLE sends (
 	attempts INTEGER DEFAULT '0' NOT NULL, 
 	message_id TEXT, 
 	error TEXT, 
-	updated_at TEXT NOT NULL, 
+	updated_at TEXT NOT NULL, lease_owner TEXT, lease_until TEXT, 
 	PRIMARY KEY (newsletter, edition, subscriber_id), 
 	CONSTRAINT sends_status CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'skipped')), 
 	FOREIGN KEY(subscriber_id) REFERENCES subscribers (id) ON DELETE CASCADE
@@ -150,3 +150,17 @@ CREATE TABLE ingest_entries (
 	seen_at TEXT NOT NULL, 
 	PRIMARY KEY (source, entry)
 );
+CREATE INDEX sends_open ON sends (newsletter, edition, status);
+CREATE TABLE workers (
+	id TEXT NOT NULL, 
+	started_at TEXT NOT NULL, 
+	seen_at TEXT NOT NULL, 
+	PRIMARY KEY (id)
+);
+CREATE TABLE scheduler_jobs (
+	id VARCHAR(191) NOT NULL, 
+	next_run_time FLOAT, 
+	job_state BLOB NOT NULL, 
+	PRIMARY KEY (id)
+);
+CREATE INDEX ix_scheduler_jobs_next_run_time ON scheduler_jobs (next_run_time);
