@@ -492,10 +492,11 @@ def _ingest(args, config: Config, out: Console, err: Console) -> int:
 
 
 def _print_ingest_status(rows, out: Console) -> None:
-    header = ("source", "health", "last fetch", "last success", "items", "conflicts", "last error")
-    table = [header] + [(r.source, r.health if not r.retry_at else f"{r.health}, waiting",
-                         (r.last_fetch or "never")[:16], (r.last_success or "never")[:16], str(r.items),
-                         str(r.conflicts), (r.last_error or "")[:80]) for r in rows]
+    header = ("source", "health", "last fetch", "last success", "items", "conflicts", "failures",
+              "last error")
+    table = [header] + [(r.source, r.health, (r.last_fetch or "never")[:16], (r.last_success or "never")[:16],
+                         str(r.items), str(r.conflicts), str(r.failures), (r.last_error or "")[:80])
+                        for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
     for row in table:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]

@@ -26,6 +26,7 @@ __all__ = ["Entry", "FeedError", "ParsedFeed", "parse_feed"]
 MAX_TITLE = 300
 MAX_GUID = 2_000
 MAX_AUTHORS = 10
+MAX_ENTRIES = 1_000   # a feed with more is refused (XML) or cut (JSON): parsing time stays bounded
 
 _CONTENT_TAGS = {"p", "br", "a", "em", "strong", "b", "i", "u", "ul", "ol", "li", "blockquote", "h2", "h3",
                  "h4", "code", "pre", "q", "cite", "sub", "sup", "abbr", "dl", "dt", "dd", "hr"}
@@ -65,6 +66,9 @@ def parse_feed(body: bytes, content_type: str = "", url: str = "",
     if _looks_like_json(body, content_type):
         return _parse_json_feed(body, url)
     _refuse_entity_declarations(body)
+    entries = body.count(b"<item") + body.count(b"<entry")
+    if entries > MAX_ENTRIES:
+        raise FeedError(f"the feed has {entries:,} entries; at most {MAX_ENTRIES:,} are read")
     return _parse_xml_feed(body, content_type, url, content_language)
 
 
@@ -95,7 +99,9 @@ def _parse_xml_feed(body: bytes, content_type: str, url: str, content_language: 
     headers = {"content-location": url, "content-type": content_type or "application/xml"}
     if content_language:
         headers["content-language"] = content_language
-    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
+    # feedparser's own sanitizer and URI resolver are slow on hostile markup; nh3 does both
+    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False,
+                              resolve_relative_uris=False)
     version = parsed.get("version") or ""
     if not version:
         looks = "an HTML page" if b"<html" in body[:4096].lower() else "something else"
@@ -116,7 +122,7 @@ def _describe_xml_error(problem: object) -> str:
 
 
 def _xml_entry(raw, feed_lang: str | None, url: str) -> Entry | None:
-    link = _http_url(raw.get("link"), url)
+    link = _http_url(raw.get("link"), (raw.get("title_detail") or {}).get("base") or url)
     guid = _text(raw.get("id") or "", limit=MAX_GUID + 1) or (link or "")
     if not guid or len(guid) > MAX_GUID:
         return None
@@ -129,7 +135,9 @@ def _xml_entry(raw, feed_lang: str | None, url: str) -> Entry | None:
     if not content_html:
         content_html = summary_html
         content_is_text = (raw.get("summary_detail") or {}).get("type") == "text/plain"
-    content = _text_as_html(content_html) if content_is_text else sanitize_content(content_html, link or url)
+    detail = contents[0] if contents else (raw.get("summary_detail") or {})
+    base = _http_url(detail.get("base"), url) or url   # xml:base, else the feed's address
+    content = _text_as_html(content_html) if content_is_text else sanitize_content(content_html, base)
     summary = _plain(summary_html, html_=True) if summary_html != content_html or not content else ""
     lang = (_language(title_detail.get("language"))
             or _language((contents[0] if contents else {}).get("language")) or feed_lang)
@@ -164,9 +172,15 @@ def _struct_time(value) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime(*value[:6], tzinfo=UTC)
-    except (TypeError, ValueError):
+        return _plausible(datetime(*value[:6], tzinfo=UTC))
+    except (TypeError, ValueError, OverflowError):
         return None
+
+
+def _plausible(when: datetime | None) -> datetime | None:
+    """A date a news item can have (years 1900 to 2999), else None: year 1 or 9999 would
+    overflow in every time zone arithmetic after."""
+    return when if when is not None and 1900 <= when.year <= 2999 else None
 
 
 # -- JSON Feed ---------------------------------------------------------------------------------
@@ -187,7 +201,7 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         raise FeedError("not a JSON Feed: \"items\" is not a list")
     feed_lang = _language(document.get("language"))
     base = _http_url(document.get("feed_url"), url) or url
-    entries = [entry for item in items
+    entries = [entry for item in items[:MAX_ENTRIES]
                if isinstance(item, dict) and (entry := _json_entry(item, feed_lang, base)) is not None]
     return ParsedFeed("json", entries, feed_lang)
 
@@ -217,9 +231,11 @@ def _iso(value) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        if not 1900 <= parsed.year <= 2999:
+            return None
+        return _plausible(parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+    except (ValueError, OverflowError):
         return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 # -- text, HTML and URLs -----------------------------------------------------------------------

@@ -5,7 +5,8 @@ One :class:`Fetcher` (one ``requests`` session) serves a whole ingest run. Each 
 - sends a User-Agent naming Newsroom and the site, and the validators of the last
   successful fetch (``If-None-Match``, ``If-Modified-Since``): a 304 costs nothing;
 - follows at most :data:`MAX_REDIRECTS` redirects itself, each checked: only http(s), no
-  loop, and never from a public host to a loopback or private address;
+  loop; and unless the source itself is internal, every connection's peer must be a
+  public address (no loopback, private, link-local or shared address, however spelled);
 - streams the body and stops at ``max_bytes`` (decompressed size, so a gzip bomb stops too);
 - ends at a deadline for the whole fetch. A read timeout bounds each read, not a server
   that drips one byte a second, so a watchdog shuts the fetch's sockets at the deadline.
@@ -36,6 +37,7 @@ __all__ = ["MAX_REDIRECTS", "FetchError", "Fetched", "Fetcher"]
 MAX_REDIRECTS = 5
 CONNECT_SECONDS = 5.0
 READ_SECONDS = 15.0
+MAX_ADDRESSES = 3   # of a host name's addresses, tried in turn
 CHUNK = 16 * 1024   # decompressed per read: bounds what one read of a gzip bomb can inflate to
 ACCEPT = ("application/atom+xml, application/rss+xml, application/feed+json, application/json;q=0.9, "
           "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1")
@@ -95,11 +97,14 @@ class Fetcher:
             expired.set()
             self._sockets.shut_all()
 
+        deadline = time.monotonic() + self.seconds
+        self._sockets.deadline = deadline
+        self._sockets.allow_internal = _source_is_internal(url)
         watchdog = threading.Timer(self.seconds, on_deadline)
         watchdog.daemon = True
         watchdog.start()
         try:
-            fetched = self._fetch(url, conditions, now, time.monotonic() + self.seconds)
+            fetched = self._fetch(url, conditions, now, deadline)
             if expired.is_set():   # a shut socket can look like the end of a body
                 raise FetchError(f"took longer than {self.seconds:g} s (limits.fetch_seconds)")
             return fetched
@@ -123,24 +128,31 @@ class Fetcher:
                     url = self._next_hop(seen, response.headers.get("Location", ""))
                     seen.append(url)
                     continue
-                return self._result(url, response, now, deadline)
+                return self._result(url, response, now, deadline, bool(conditions))
 
     def _next_hop(self, seen: list[str], location: str) -> str:
         if len(seen) > MAX_REDIRECTS:
             raise FetchError(f"more than {MAX_REDIRECTS} redirects")
-        target = urljoin(seen[-1], location.strip())
-        parts = urlsplit(target)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            target = urljoin(seen[-1], location.strip())
+            parts = urlsplit(target)
+            hostname = parts.hostname
+        except ValueError:
+            raise FetchError(f"redirected to a malformed URL: {_short(location)}") from None
+        if parts.scheme not in ("http", "https") or not hostname:
             raise FetchError(f"redirected to {_short(target)}: only http and https URLs are followed")
         if target in seen:
             raise FetchError(f"redirect loop at {_short(target)}")
-        if _is_internal(parts.hostname) and not _is_internal(urlsplit(seen[0]).hostname or ""):
+        if _is_internal(hostname) and not _is_internal(urlsplit(seen[0]).hostname or ""):
             raise FetchError(f"redirected to {_short(target)}: an internal address")
         return target
 
-    def _result(self, url: str, response: requests.Response, now: datetime, deadline: float) -> Fetched:
+    def _result(self, url: str, response: requests.Response, now: datetime, deadline: float,
+                conditional: bool) -> Fetched:
         headers = response.headers
         if response.status_code == 304:
+            if not conditional:
+                raise FetchError("HTTP 304 Not Modified to a request that asked for the whole feed")
             return Fetched(url, None, "", headers.get("ETag"), headers.get("Last-Modified"), None)
         if response.status_code in (429, 503):
             retry_at = _retry_after(headers.get("Retry-After"), now)
@@ -170,8 +182,9 @@ def _retry_after(value: str | None, now: datetime) -> datetime:
     """When to ask again: the server's Retry-After (seconds or an HTTP date), at least a
     minute and at most a day away; ten minutes when it says nothing usable."""
     wait = timedelta(minutes=10)
-    if value and value.strip().isdigit():
-        wait = timedelta(seconds=int(value.strip()))
+    value = (value or "").strip()
+    if value.isascii() and value.isdigit() and len(value) <= 9:
+        wait = timedelta(seconds=int(value))
     elif value:
         with contextlib.suppress(TypeError, ValueError, IndexError, OverflowError):
             wait = parsedate_to_datetime(value) - now
@@ -199,31 +212,80 @@ def _short(text: str, limit: int = 120) -> str:
 
 
 def _is_internal(host: str) -> bool:
-    """Loopback, private, link-local (cloud metadata) or unspecified: by address or name."""
+    """A host name or address that is not on the public internet (as written)."""
     host = host.strip("[]").lower()
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
-        address = ipaddress.ip_address(host)
+        return _is_internal_address(host)
     except ValueError:
         return False
-    return address.is_loopback or address.is_private or address.is_link_local or address.is_unspecified
+
+
+def _is_internal_address(text: str) -> bool:
+    """Loopback, private, shared (CGNAT), link-local (cloud metadata), unspecified: any
+    address that is not globally reachable. Raises ValueError for a name."""
+    address = ipaddress.ip_address(text.split("%", 1)[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return not address.is_global
+
+
+def _source_is_internal(url: str) -> bool:
+    """Whether an operator configured an internal feed (an intranet, a test server): then
+    its redirects and addresses may be internal too."""
+    host = urlsplit(url).hostname or ""
+    if _is_internal(host):
+        return True
+    try:
+        infos = socket.getaddrinfo(host, None, 0, socket.SOCK_STREAM)
+    except OSError:
+        return False
+    return any(_is_internal_address(info[4][0]) for info in infos)
 
 
 # -- the watchdog's view of the sockets ---------------------------------------------------------
 
 
 class _SocketRegistry:
-    """The sockets opened by the current fetch, so a watchdog can shut them at its deadline
-    (a read blocked in another thread then returns at once)."""
+    """The sockets of the current fetch, opened here so that its deadline bounds connecting
+    too (at most :data:`MAX_ADDRESSES` addresses, each within what is left) and a watchdog
+    can shut them when it passes (a read blocked in another thread returns at once). A
+    peer that is not a public address is refused unless the source itself is internal:
+    checked on the connected socket, so no spelling of an address or DNS trick gets by."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
+        self.deadline = float("inf")
+        self.allow_internal = True
 
-    def add(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._open.append(sock)
+    def open_socket(self, host: str, port: int, options) -> socket.socket:
+        error: OSError | None = None
+        for family, kind, proto, _, address in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[
+                :MAX_ADDRESSES]:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            sock = socket.socket(family, kind, proto)
+            with self._lock:
+                self._open.append(sock)
+            try:
+                for option in options or ():
+                    sock.setsockopt(*option)
+                sock.settimeout(min(CONNECT_SECONDS, remaining))
+                sock.connect(address)
+            except OSError as exc:
+                sock.close()
+                error = exc
+                continue
+            peer = sock.getpeername()[0]
+            if not self.allow_internal and _is_internal_address(peer):
+                sock.close()
+                raise FetchError(f"{_short(host)} is an internal address ({peer}): refused")
+            sock.settimeout(READ_SECONDS)
+            return sock
+        raise error or TimeoutError(f"could not connect to {host} in time")
 
     def shut_all(self) -> None:
         with self._lock:
@@ -237,7 +299,7 @@ class _SocketRegistry:
 
 
 class _WatchedAdapter(HTTPAdapter):
-    """An adapter whose connections register their sockets with the registry."""
+    """An adapter whose connections open their sockets through the registry."""
 
     def __init__(self, registry: _SocketRegistry):
         self._registry = registry
@@ -247,18 +309,13 @@ class _WatchedAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
         registry = self._registry
 
-        # the plain TCP socket, registered as soon as it is connected (before a TLS handshake)
         class Watched(HTTPConnection):
             def _new_conn(self):
-                sock = super()._new_conn()
-                registry.add(sock)
-                return sock
+                return registry.open_socket(self._dns_host, self.port, self.socket_options)
 
         class WatchedTLS(HTTPSConnection):
             def _new_conn(self):
-                sock = super()._new_conn()
-                registry.add(sock)
-                return sock
+                return registry.open_socket(self._dns_host, self.port, self.socket_options)
 
         class Pool(HTTPConnectionPool):
             ConnectionCls = Watched

@@ -91,10 +91,14 @@ class SourceStatus:
     @property
     def health(self) -> str:
         if self.failures >= UNHEALTHY_AFTER:
-            return "unhealthy"
-        if self.failures:
-            return "failing"
-        return "ok" if self.last_success else "never fetched"
+            health = "unhealthy"
+        elif self.failures:
+            health = "failing"
+        else:
+            health = "ok" if self.last_success else "never fetched"
+        if self.retry_at and datetime.fromisoformat(self.retry_at) > datetime.now(UTC):
+            health += f", waiting until {self.retry_at[:16]}"
+        return health
 
 
 class _Skip(Exception):
@@ -158,7 +162,14 @@ def _ingest_source(config: Config, source: Source, db: Database, fetcher: Fetche
     if state.get("retry_at") and datetime.fromisoformat(state["retry_at"]) > now:
         report.waiting_until = datetime.fromisoformat(state["retry_at"])
         return report
+    settings = _settings_fingerprint(config, source)
+    if state.get("settings") != settings:   # other settings: the whole feed is read again
+        state["etag"] = state["last_modified"] = None
+    complete = True
     try:
+        if source.organization and not (content / "profiles" / f"{source.organization}.md").is_file():
+            raise _Skip(f"organization {source.organization!r} has no profile "
+                        f"(content/profiles/{source.organization}.md): its entries would not build")
         fetched = fetcher.fetch(source.url, state.get("etag"), state.get("last_modified"), now)
         if fetched.not_modified:
             report.not_modified = True
@@ -167,7 +178,7 @@ def _ingest_source(config: Config, source: Source, db: Database, fetcher: Fetche
                               fetched.content_language)
             folder = _source_folder(content, source.id)
             entries = _newest(feed.entries, source.max_items, now)
-            _apply_entries(config, source, db, content, folder, entries, now, report)
+            complete = _apply_entries(config, source, db, content, folder, entries, now, report)
     except FetchError as exc:
         report.error = exc.message
         _record_failure(db, source.id, now, exc.message, exc.retry_after)
@@ -178,8 +189,17 @@ def _ingest_source(config: Config, source: Source, db: Database, fetcher: Fetche
         return report
     validators = (fetched.etag, fetched.last_modified) if not fetched.not_modified else \
         (fetched.etag or state.get("etag"), fetched.last_modified or state.get("last_modified"))
-    _record_success(db, source.id, now, *validators)
+    _record_success(db, source.id, now, *(validators if complete else (None, None)), settings=settings)
     return report
+
+
+def _settings_fingerprint(config: Config, source: Source) -> str:
+    """What decides how a feed's entries become items: when it changes, a 304 must not hide
+    entries read differently now (more of them, other topics, a new language)."""
+    site = config.site
+    said = [source.url, source.organization, source.topics, source.publish, source.lang, source.trusted,
+            source.max_items, site.languages, site.default_language, str(site.timezone), site.base_url]
+    return hashlib.sha256(json.dumps(said, default=str).encode()).hexdigest()
 
 
 def _newest(entries: list[Entry], limit: int, now: datetime) -> list[Entry]:
@@ -191,28 +211,42 @@ def _newest(entries: list[Entry], limit: int, now: datetime) -> list[Entry]:
 
 
 def _apply_entries(config: Config, source: Source, db: Database, content: Path, folder: Path,
-                   entries: list[Entry], now: datetime, report: SourceReport) -> None:
+                   entries: list[Entry], now: datetime, report: SourceReport) -> bool:
+    """Write what changed; False if an entry was skipped (then the feed must be read whole
+    again next time: no conditional GET)."""
     rows = db.query("SELECT entry, path, upstream, base FROM ingest_entries WHERE source = :source",
                     {"source": source.id})
     known = {row[0]: row[1:] for row in rows}
+    taken = _slugs_in_use(content)
+    complete = True
     for entry in entries:
-        key = hashlib.sha256(entry.guid.encode("utf-8")).hexdigest()
+        # the source is part of the key: two sources carrying one press release are two items
+        key = hashlib.sha256(f"{source.id}\n{entry.guid}".encode()).hexdigest()
         record = known.get(key)
-        base = json.loads(record[2]) if record else None
         try:
-            theirs, notes = _front_matter(entry, key, source, config, now, base)
-        except _Skip as exc:
-            report.notes.append(f"skipped {_entry_name(entry)}: {exc}")
-            continue
-        upstream = _fingerprint(theirs)
-        if record and record[1] == upstream:
-            report.unchanged += 1
-            continue
-        report.notes += [f"{_entry_name(entry)}: {note}" for note in notes]
-        try:
+            base = json.loads(record[2]) if record else None
+            theirs, notes = _front_matter(entry, key, source, config, now, base, taken)
+            upstream = _fingerprint(theirs)
+            if record and record[1] == upstream:
+                report.unchanged += 1
+                continue
+            report.notes += [f"{_entry_name(entry)}: {note}" for note in notes]
             _apply_entry(config, source, db, content, folder, key, record, theirs, upstream, now, report)
+            taken.add(theirs["slug"])
         except _Skip as exc:
             report.notes.append(f"skipped {_entry_name(entry)}: {exc}")
+            complete = False
+        except (ValueError, OverflowError, OSError) as exc:   # one entry's trouble is not the source's
+            db.rollback_if_needed()
+            report.notes.append(f"skipped {_entry_name(entry)}: {type(exc).__name__}: {exc}")
+            complete = False
+    return complete
+
+
+def _slugs_in_use(content: Path) -> set[str]:
+    """The file-name slugs of every news file: an ingested item never takes one."""
+    news = content / "news"
+    return {path.stem for path in news.rglob("*.md")} if news.is_dir() else set()
 
 
 def _apply_entry(config: Config, source: Source, db: Database, content: Path, folder: Path, key: str,
@@ -260,20 +294,25 @@ def _update(config: Config, source: Source, path: Path, content: Path, base: dic
     if existing is None:
         report.kept_deleted += 1
         return base   # with the new upstream fingerprint: counted once, then unchanged
+    stamp = _stamp(path)
     mine = _parse(existing)
-    if mine is None:
-        merged, conflicts = None, ["the file (its front matter cannot be read)"]
-    else:
-        merged, conflicts = _merge(base, mine, theirs)
     raw_theirs, parsed_theirs = _render(config, source, path, content, theirs)
+    sidecar = path.with_name(path.name + ".upstream")
+    if mine is None:   # kept as it is, and the base too: once fixed, upstream's change merges
+        _write_atomically(sidecar, raw_theirs)
+        report.conflicts.append(f"conflict in {path.relative_to(content)}: its front matter cannot be "
+                                f"read; upstream's version is in {sidecar.name}")
+        return None
+    merged, conflicts = _merge(base, mine, theirs)
     if conflicts:
-        sidecar = path.with_name(path.name + ".upstream")
         _write_atomically(sidecar, raw_theirs)
         report.conflicts.append(
             f"conflict in {path.relative_to(content)}: {', '.join(conflicts)} changed both here and "
             f"upstream; the editor's version is kept, upstream's is in {sidecar.name}")
-    if merged is not None and merged != mine:
+    if merged != mine:
         raw, _ = _render(config, source, path, content, merged)
+        if _stamp(path) != stamp:   # an editor saved meanwhile: theirs wins, merge next time
+            raise _Skip(f"{path.name} changed while it was merged; merged at the next fetch")
         _write_atomically(path, raw)
         report.updated += 1
     elif not conflicts:
@@ -281,11 +320,19 @@ def _update(config: Config, source: Source, path: Path, content: Path, base: dic
     return parsed_theirs
 
 
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_mtime_ns, info.st_size
+
+
 # -- mapping an entry to front matter ----------------------------------------------------------
 
 
 def _front_matter(entry: Entry, key: str, source: Source, config: Config, now: datetime,
-                  base: dict | None) -> tuple[dict, list[str]]:
+                  base: dict | None, taken: set[str] = frozenset()) -> tuple[dict, list[str]]:
     """The item's fields as ``theirs`` (front matter and ``body``), and notes for the report.
     Fields the source does not give keep what the last version had: a refetch of an
     undated entry is not a change."""
@@ -324,7 +371,7 @@ def _front_matter(entry: Entry, key: str, source: Source, config: Config, now: d
         meta["image"] = {"src": entry.image[0], "alt": entry.image[1] or title}
     meta["status"] = base["status"] if base and "status" in base else source.publish
     meta["id"] = f"tag:{urlsplit(site.base_url).hostname},2026:ingested/{source.id}/{key[:32]}"
-    meta["slug"] = base["slug"] if base and "slug" in base else _slug(title, key)
+    meta["slug"] = base["slug"] if base and "slug" in base else _slug(title, key, taken)
     if entry.link:
         meta["canonical_url"] = entry.link
     meta["body"] = body
@@ -340,13 +387,20 @@ def _base_date(base: dict | None) -> datetime | None:
 
 
 def _iso(when: datetime, config: Config) -> str:
-    return when.astimezone(config.site.timezone).isoformat()
+    try:
+        return when.astimezone(config.site.timezone).isoformat()
+    except OverflowError:
+        raise _Skip(f"its date {when.isoformat()} is out of range") from None
 
 
-def _slug(title: str, key: str) -> str:
+def _slug(title: str, key: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
+    """The title's words and a part of the key; a longer part if another file has it."""
     ascii_ = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
-    words = re.sub(r"[^a-z0-9]+", "-", ascii_).strip("-")[:60].rstrip("-")
-    return f"{words}-{key[:8]}" if words else f"item-{key[:8]}"
+    words = re.sub(r"[^a-z0-9]+", "-", ascii_).strip("-")[:60].rstrip("-") or "item"
+    for length in (8, 16, 32, 64):
+        if (slug := f"{words}-{key[:length]}") not in taken:
+            return slug
+    raise _Skip("its slug is taken by another file")
 
 
 def _html_block(content: str) -> str:
@@ -355,8 +409,9 @@ def _html_block(content: str) -> str:
     ``<pre>`` become character references."""
     if not content:
         return ""
-    content = re.sub(r"<pre>(.*?)</pre>", lambda m: "<pre>" + m.group(1).replace("\n", "&#10;") + "</pre>",
-                     content, flags=re.S)
+    content = content.replace("\r\n", "\n").replace("\r", "\n")   # cmark ends lines at CR too
+    content = re.sub(r"(<pre\b[^>]*>)(.*?)</pre>",
+                     lambda m: m.group(1) + m.group(2).replace("\n", "&#10;") + "</pre>", content, flags=re.S)
     content = re.sub(r"(</(?:p|li|ul|ol|blockquote|h[2-4]|pre|dl|dt|dd)>|<hr>)\s*", "\\1\n", content)
     content = re.sub(r"\n\s*\n+", "\n", content).strip()
     return f"<div>\n{content}\n</div>"
@@ -434,9 +489,16 @@ def _merge(base: dict, mine: dict, theirs: dict) -> tuple[dict, list[str]]:
         if value is not _MISSING:
             merged[name] = value
     updated = theirs.get("updated") if took_theirs else mine.get("updated")
-    if updated is not None:
-        merged["updated"] = updated
+    if updated is not None and not _before(updated, merged.get("date")):
+        merged["updated"] = updated   # (an editor's later date, an embargo: no update before it)
     return _ordered(merged), conflicts
+
+
+def _before(first, second) -> bool:
+    try:
+        return datetime.fromisoformat(str(first)) < datetime.fromisoformat(str(second))
+    except (TypeError, ValueError):
+        return False
 
 
 def _source_folder(content: Path, source_id: str) -> Path:
@@ -480,7 +542,8 @@ def _write_atomically(path: Path, raw: bytes) -> None:
 # -- the sources' state ------------------------------------------------------------------------
 
 
-_STATE_COLUMNS = ("etag", "last_modified", "last_fetch", "last_success", "failures", "last_error", "retry_at")
+_STATE_COLUMNS = ("etag", "last_modified", "last_fetch", "last_success", "failures", "last_error", "retry_at",
+                  "settings")
 
 
 def _source_state(db: Database, source_id: str) -> dict:
@@ -500,9 +563,9 @@ def _save_state(db: Database, source_id: str, **values) -> None:
 
 
 def _record_success(db: Database, source_id: str, now: datetime, etag: str | None,
-                    last_modified: str | None) -> None:
+                    last_modified: str | None, settings: str) -> None:
     _save_state(db, source_id, etag=etag, last_modified=last_modified, last_fetch=now.isoformat(),
-                last_success=now.isoformat(), failures=0, last_error=None, retry_at=None)
+                last_success=now.isoformat(), failures=0, last_error=None, retry_at=None, settings=settings)
 
 
 def _record_failure(db: Database, source_id: str, now: datetime, error: str,

@@ -472,3 +472,142 @@ def test_the_shipped_configuration_carries_source_examples_that_load(tmp_path):
     config = load_config(path)
     assert [s.id for s in config.sources] == ["uef", "kuh"]
     assert config.sources[0].publish == "draft" and config.sources[1].trusted
+
+
+# -- found by review: each once a way to break a build, leak, or lose an update ---------------
+
+
+def test_one_press_release_in_two_sources_is_two_items_and_the_build_passes(make_site, httpserver):
+    joint = rss(rss_item("joint-1", "Joint study"))
+    httpserver.expect_request("/a.rss").respond_with_data(joint, content_type="application/rss+xml")
+    httpserver.expect_request("/b.rss").respond_with_data(joint, content_type="application/rss+xml")
+    site = make_site(source("uef", httpserver.url_for("/a.rss"), publish="published"),
+                     source("kys", httpserver.url_for("/b.rss"), publish="published"))
+    site.write_news("joint-study", "title: Ours\ndate: 2026-11-20\ntopics: [neurological]\n")
+    assert run_ingest(site) == 0
+    [a], [b] = ingested(site, "uef").values(), ingested(site, "kys").values()
+    assert a["slug"] != b["slug"] and a["id"] != b["id"]
+    build(site)
+
+
+def test_carriage_returns_cannot_end_the_html_block_and_smuggle_markdown(make_site, httpserver):
+    content = ("<p>Intro&#13;&#13;![](https://tracker.example/pixel.gif?u=1)&#13;&#13;| a | b |&#13;"
+               "|---|---|&#13;| 1 | 2 |</p><pre lang='x'>a\n\nb</pre>")
+    feed = json_feed({"id": "x", "title": "Tracked", "content_html": content,
+                      "date_published": "2026-11-28T10:00:00Z"})
+    httpserver.expect_request("/f.json").respond_with_data(feed, content_type="application/feed+json")
+    site = make_site(source("fv", httpserver.url_for("/f.json"), publish="published"))
+    assert run_ingest(site) == 0
+    [item] = ingested(site, "fv").values()
+    build(site)
+    page = (site.output / "news" / item["slug"] / "index.html").read_text()
+    assert 'src="https://tracker.example' not in page and "<table" not in page
+
+
+def test_a_public_source_never_reaches_an_internal_address(make_site, httpserver, capsys, monkeypatch):
+    import pipeline.fetch
+
+    monkeypatch.setattr(pipeline.fetch, "_source_is_internal", lambda url: False)   # as if public
+    httpserver.expect_request("/uef.rss").respond_with_data(rss(rss_item("a1", "Secret")))
+    site = make_site(source("uef", httpserver.url_for("/uef.rss")))
+    assert run_ingest(site) == 1
+    assert "is an internal address (127.0.0.1): refused" in capsys.readouterr().out
+    assert ingested(site, "uef") == {}
+
+
+def test_validators_are_kept_only_for_a_feed_read_whole_under_the_same_settings(make_site, httpserver):
+    mixed = atom(atom_entry("urn:kys:1", "English"), atom_entry("urn:kys:2", "Svenska", "sv"))
+    feeds = {"/mixed.atom": mixed,
+             "/two.atom": atom(atom_entry("urn:kys:3", "First"), atom_entry("urn:kys:4", "Second"))}
+    seen: dict[str, list] = {path: [] for path in feeds}
+
+    def handler(request):
+        seen[request.path].append(request.headers.get("If-None-Match"))
+        if request.headers.get("If-None-Match") == '"v1"':
+            return Response(status=304)
+        return Response(feeds[request.path], content_type="application/atom+xml", headers={"ETag": '"v1"'})
+
+    for path in feeds:
+        httpserver.expect_request(path).respond_with_handler(handler)
+    site = make_site(source("mixed", httpserver.url_for("/mixed.atom")),
+                     source("two", httpserver.url_for("/two.atom"), max_items=1))
+    assert run_ingest(site) == 0
+    assert run_ingest(site, now="2026-12-01T12:10") == 0
+    assert seen["/mixed.atom"] == [None, None]   # an entry was skipped: no 304 may hide it later
+    assert seen["/two.atom"] == [None, '"v1"']
+    site.config_path.write_text(site.config_path.read_text().replace("max_items = 1", "max_items = 5"))
+    assert run_ingest(site, now="2026-12-01T12:20") == 0   # other settings: the feed is read whole
+    assert seen["/two.atom"][-1] is None and len(ingested(site, "two")) == 2
+
+
+def test_impossible_dates_and_retry_afters_are_one_entrys_or_one_fetchs_trouble(make_site, httpserver,
+                                                                                  capsys):
+    feed = json_feed({"id": "old", "title": "Year one", "date_published": "0001-01-01T00:00:00+01:00"},
+                     {"id": "far", "title": "Far future", "date_published": "9999-12-31T23:59:59-01:00"},
+                     {"id": "ok", "title": "Fine", "date_published": "2026-11-28T10:00:00Z"})
+    httpserver.expect_request("/f.json").respond_with_data(feed, content_type="application/feed+json")
+    httpserver.expect_request("/busy").respond_with_handler(
+        lambda r: Response("busy", status=429, headers={"Retry-After": "9" * 25}))
+    site = make_site(source("fv", httpserver.url_for("/f.json"), trusted=True),
+                     source("busy", httpserver.url_for("/busy")))
+    assert run_ingest(site) == 1
+    out = capsys.readouterr().out
+    assert "fv: 3 new" in out and "internal error" not in out
+    assert "busy: failed: HTTP 429 TOO MANY REQUESTS; retrying after 2026-12-01T12:10" in out
+    titles = {f["title"]: f["date"] for f in ingested(site, "fv").values()}
+    assert titles["Fine"] == "2026-11-28T12:00:00+02:00" and titles["Year one"] == "2026-12-01T12:00:00+02:00"
+
+
+def test_a_malformed_redirect_and_an_unasked_304_are_clear_errors(make_site, httpserver, capsys):
+    from pipeline.fetch import Fetcher, FetchError
+
+    with pytest.raises(FetchError, match=r"redirected to a malformed URL: http://\[::1"):
+        Fetcher("test", 10_000, 5)._next_hop(["https://feeds.example.org/a"], "http://[::1")
+    httpserver.expect_request("/304").respond_with_handler(lambda r: Response(status=304))
+    site = make_site(source("nm", httpserver.url_for("/304")))
+    assert run_ingest(site) == 1
+    assert "nm: failed: HTTP 304 Not Modified to a request that asked for the whole feed" \
+        in capsys.readouterr().out
+
+
+def test_an_editors_embargo_and_broken_yaml_do_not_block_upstream_changes(make_site, httpserver, capsys):
+    feeds = [rss(rss_item("a1", "Study", description="<p>One.</p>"))]
+    httpserver.expect_request("/uef.rss").respond_with_handler(
+        lambda r: Response(feeds[0], content_type="application/rss+xml"))
+    site = make_site(source("uef", httpserver.url_for("/uef.rss")))
+    assert run_ingest(site) == 0
+    [path] = (site.root / "content/news/ingested/uef").glob("*.md")
+    path.write_text(path.read_text().replace("date: '2026-11-30T09:00:00+02:00'",
+                                             "date: '2026-12-24T09:00:00+02:00'"))
+    feeds[0] = rss(rss_item("a1", "Study", description="<p>Two.</p>"))
+    assert run_ingest(site, now="2026-12-01T13:00") == 0
+    merged = split_document(path.read_bytes())
+    assert "Two." in merged.body and merged.meta["date"] == "2026-12-24T09:00:00+02:00"
+    assert "updated" not in merged.meta   # no update before the editor's embargo
+    capsys.readouterr()
+
+    good = path.read_text()
+    path.write_text(good.replace("title: Study", "title: [unclosed"))
+    feeds[0] = rss(rss_item("a1", "Study", description="<p>Three.</p>"))
+    assert run_ingest(site, now="2026-12-01T14:00") == 0
+    assert "its front matter cannot be read" in capsys.readouterr().out
+    path.write_text(good)   # fixed: upstream's change then merges
+    assert run_ingest(site, now="2026-12-01T15:00") == 0
+    assert "Three." in split_document(path.read_bytes()).body
+
+
+def test_a_source_whose_organization_has_no_profile_is_refused(make_site, httpserver, capsys):
+    httpserver.expect_request("/x.rss").respond_with_data(rss(rss_item("a1", "Study")))
+    site = make_site(source("x", httpserver.url_for("/x.rss")).replace('"uef"', '"nobody"'))
+    assert run_ingest(site) == 1
+    assert "x: failed: organization 'nobody' has no profile (content/profiles/nobody.md)" \
+        in capsys.readouterr().out
+    assert len(httpserver.log) == 0
+
+
+def test_a_feed_of_too_many_entries_is_refused_before_parsing(make_site, httpserver, capsys):
+    feed = rss(*[rss_item(f"g{n}", f"T{n}") for n in range(1001)])
+    httpserver.expect_request("/big.rss").respond_with_data(feed, content_type="application/rss+xml")
+    site = make_site(source("big", httpserver.url_for("/big.rss")))
+    assert run_ingest(site) == 1
+    assert "the feed has 1,001 entries; at most 1,000 are read" in capsys.readouterr().out

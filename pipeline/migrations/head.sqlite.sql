@@ -139,6 +139,7 @@ CREATE TABLE ingest_sources (
 	failures INTEGER DEFAULT '0' NOT NULL, 
 	last_error TEXT, 
 	retry_at TEXT, 
+	settings TEXT, 
 	PRIMARY KEY (source)
 );
 CREATE TABLE ingest_entries (

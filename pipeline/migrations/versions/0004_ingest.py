@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("failures", sa.Integer, nullable=False, server_default="0"),   # in a row
         sa.Column("last_error", sa.Text),
         sa.Column("retry_at", sa.Text),   # after a 429 or 503: not fetched before this
+        sa.Column("settings", sa.Text),   # what the validators were stored under (source, site)
     )
     op.create_table(
         "ingest_entries",
