@@ -111,6 +111,16 @@ def test_above_the_limit_the_sitemap_becomes_an_index_of_sitemaps(site):
     assert index.find(f"{SM}sitemap/{SM}lastmod") is not None
 
 
+def test_a_rebuild_writes_the_sitemap_again_only_when_what_it_says_changes(site):
+    story = site.write_news("story", "title: Story\ndate: 2026-11-20\ntopics: [medtech]\n")
+    build_site(site.config, NOW)
+    story.write_text(story.read_text() + "\nAnother paragraph.\n")
+    assert "sitemap.xml" not in build_site(site.config, NOW).published.touched
+    story.write_text(story.read_text().replace("date: 2026-11-20", "date: 2026-11-20\nupdated: 2026-11-25"))
+    assert "sitemap.xml" in build_site(site.config, NOW).published.changed
+    assert "<lastmod>2026-11-25T00:00:00+02:00</lastmod>" in (site.output / "sitemap.xml").read_text()
+
+
 def test_an_item_first_published_elsewhere_is_left_to_its_canonical_url(site):
     site.write_news("moved", "title: Moved\ndate: 2026-11-20\ntopics: [medtech]\n"
                     "canonical_url: https://www.uef.fi/news/moved\n")

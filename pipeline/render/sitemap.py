@@ -14,14 +14,15 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from html import escape
 
-from ..catalog import Catalog
+from ..catalog import Catalog, key_of
 from ..config import Newsletter
 from ..editions import Edition
 from ..model import NewsItem
 from ..urls import index_path, organization_path, url_of
-from . import Listing, Output, Sink
+from . import Listing, Output, Sink, emit
 from .digest import archive_path, edition_path
 from .pages import FRONT_PAGE_ITEMS, ORGANIZATION_PAGE_ITEMS
 
@@ -31,6 +32,7 @@ SITEMAP_PATH = "sitemap.xml"
 ROBOTS_PATH = "robots.txt"
 MAX_URLS = 50_000
 XML = "application/xml"
+Editions = tuple[tuple[Newsletter, tuple[Edition, ...]], ...]
 _SPECIAL = re.compile("[&<>\"']")
 
 _URLSET = ('<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -51,24 +53,41 @@ def render(catalog: Catalog, sink: Sink | None = None,
            editions: Iterable[tuple[Newsletter, Sequence[Edition]]] = (),
            max_urls: int = MAX_URLS) -> Sink:
     """``sitemap.xml`` (listed in the manifest) and ``robots.txt``; ``editions``: the
-    newsletters' published editions (the web archive)."""
+    newsletters' published editions (the web archive). The sitemap is keyed by what it
+    says (the items' URLs, languages, translations and modification times), so a rebuild
+    after an edit of an item's text does not write it again."""
     sink = Output() if sink is None else sink
     site = catalog.site
-    urls = [*page_urls(catalog), *archive_urls(catalog, editions)]
+    editions = tuple((newsletter, tuple(published)) for newsletter, published in editions)
+    urls = cache(lambda: [*page_urls(catalog), *archive_urls(catalog, editions)])
+    count = (len(site.languages) * (1 + len(catalog.profiles))
+             + sum(1 for item in catalog.items if not item.canonical_url)
+             + sum(1 + len(published) for _, published in editions))
+    key = _key(catalog, editions, max_urls)
     title = site.text(site.title, site.default_language)
-    listing = Listing("sitemap", XML, f"{title}: sitemap", None, len(urls), catalog.updated)
-    if len(urls) <= max_urls:
-        sink.add(SITEMAP_PATH, _urlset(urls), listing)
+    listing = Listing("sitemap", XML, f"{title}: sitemap", None, count, catalog.updated)
+    if count <= max_urls:
+        emit(sink, SITEMAP_PATH, key, lambda: _urlset(urls()), listing)
     else:
-        parts = [urls[start:start + max_urls] for start in range(0, len(urls), max_urls)]
-        index = []
-        for number, part in enumerate(parts, 1):
-            path = f"sitemaps/sitemap-{number}.xml"
-            sink.add(path, _urlset(part))
-            index.append(Url(site.base_url + path, _newest(u.lastmod for u in part)))
-        sink.add(SITEMAP_PATH, _index(index), listing)
+        starts = range(0, count, max_urls)
+        index = [Url(f"{site.base_url}sitemaps/sitemap-{n}.xml") for n in range(1, len(starts) + 1)]
+        for start, part in zip(starts, index, strict=True):
+            emit(sink, part.loc.removeprefix(site.base_url), key,
+                 lambda start=start: _urlset(urls()[start:start + max_urls]))
+        emit(sink, SITEMAP_PATH, key, lambda: _index(
+            [Url(part.loc, _newest(u.lastmod for u in urls()[start:start + max_urls]))
+             for start, part in zip(starts, index, strict=True)]), listing)
     sink.add(ROBOTS_PATH, f"User-agent: *\nAllow: /\n\nSitemap: {site.base_url}{SITEMAP_PATH}\n".encode())
     return sink
+
+
+def _key(catalog: Catalog, editions: Editions, max_urls: int) -> str:
+    """Everything the sitemap says, beside what the catalog's fingerprint covers (the
+    configuration, the profiles, the code)."""
+    items = [f"{i.url} {i.lang} {i.modified.timestamp()} {i.translation_key} {i.canonical_url}"
+             for i in catalog.items]
+    issues = [f"{n.id} {e.label} {e.scheduled.timestamp()}" for n, published in editions for e in published]
+    return key_of(catalog.fingerprint, "sitemap", str(max_urls), *items, *issues)
 
 
 def page_urls(catalog: Catalog) -> Iterator[Url]:
