@@ -481,8 +481,11 @@ def _ingest(args, config: Config, out: Console, err: Console) -> int:
     if args.status:
         _print_ingest_status(ingest_status(config, content), out)
         return EXIT_OK
-    reports = ingest(config, args.source, _now(args.now, config), content,
-                     log=lambda line: out.print(printable(line), markup=False))
+    def report(text: str) -> None:
+        for line in text.splitlines():   # printable() shows a newline as \n: one line each
+            out.print(printable(line), markup=False)
+
+    reports = ingest(config, args.source, _now(args.now, config), content, log=report)
     failed = [r.source for r in reports if not r.ok]
     if failed:
         err.print(printable(f"newsroom: {len(failed)} source(s) failed: {', '.join(failed)}; "

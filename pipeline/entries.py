@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 import nh3
 
-from .markup import clean_text
+from .markup import TooDeep, clean_text, refuse_deep_nesting
 
 __all__ = ["Entry", "FeedError", "ParsedFeed", "parse_feed"]
 
@@ -51,6 +51,7 @@ class Entry:
     lang: str | None                  # the entry's own language, else the feed's (primary subtag)
     image: tuple[str, str] | None     # (absolute http(s) URL, alt text)
     authors: tuple[str, ...] = ()
+    problem: str | None = None        # why it cannot become an item (its content was refused)
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,20 @@ def _parse_xml_feed(body: bytes, content_type: str, url: str, content_language: 
                                              | feedparser.NonXMLContentType):
         raise FeedError(f"malformed XML: {_describe_xml_error(problem)}")
     feed_lang = _language(parsed.feed.get("language"))
-    entries = [entry for raw in parsed.entries if (entry := _xml_entry(raw, feed_lang, url)) is not None]
+    entries = [entry for raw in parsed.entries
+               if (entry := _guarded(_xml_entry, raw, feed_lang, url)) is not None]
     return ParsedFeed("atom" if version.startswith("atom") else "rss", entries, feed_lang)
+
+
+def _guarded(read, raw, feed_lang: str | None, base: str) -> Entry | None:
+    """One entry; one whose content is refused stays, with its problem, for the report."""
+    try:
+        return read(raw, feed_lang, base)
+    except TooDeep as exc:
+        guid = raw.get("id") or raw.get("link") or raw.get("url") or ""
+        title = raw.get("title") if isinstance(raw.get("title"), str) else ""
+        return Entry(guid=str(guid)[:MAX_GUID], title=_plain(title), link=None, published=None, updated=None,
+                     summary="", content="", lang=None, image=None, problem=f"its content {exc}")
 
 
 def _describe_xml_error(problem: object) -> str:
@@ -202,7 +215,7 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     feed_lang = _language(document.get("language"))
     base = _http_url(document.get("feed_url"), url) or url
     entries = [entry for item in items[:MAX_ENTRIES]
-               if isinstance(item, dict) and (entry := _json_entry(item, feed_lang, base)) is not None]
+               if isinstance(item, dict) and (entry := _guarded(_json_entry, item, feed_lang, base))]
     return ParsedFeed("json", entries, feed_lang)
 
 
@@ -242,7 +255,10 @@ def _iso(value) -> datetime | None:
 
 
 def sanitize_content(content: str, base: str) -> str:
-    """Strict HTML: formatting, lists, quotes and absolute http(s)/mailto links only."""
+    """Strict HTML: formatting, lists, quotes and absolute http(s)/mailto links only.
+    Raises :class:`TooDeep` first for markup nested or sized beyond what a body may hold
+    (sanitizing it would take time that grows with the square of its depth)."""
+    refuse_deep_nesting(content)
 
     def absolute_links(tag: str, attribute: str, value: str) -> str | None:
         if attribute != "href":

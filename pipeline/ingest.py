@@ -337,6 +337,8 @@ def _front_matter(entry: Entry, key: str, source: Source, config: Config, now: d
     Fields the source does not give keep what the last version had: a refetch of an
     undated entry is not a change."""
     site, notes = config.site, []
+    if entry.problem:
+        raise _Skip(entry.problem)
     lang = entry.lang or source.lang or site.default_language
     if lang not in site.languages:
         raise _Skip(f"its language {lang!r} is not one of the site's ({', '.join(site.languages)})")

@@ -13,7 +13,7 @@ from cmarkgfm import _cmark
 from cmarkgfm.cmark import Options
 
 __all__ = ["MAX_NESTING", "TooDeep", "clean_text", "derive_summary", "is_local_image", "local_images",
-           "render_markdown", "replace_in_tags", "sanitize_html", "with_local_images"]
+           "refuse_deep_nesting", "render_markdown", "replace_in_tags", "sanitize_html", "with_local_images"]
 
 # Characters XML 1.0 forbids. Authors paste them from word processors; we drop them silently.
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -112,12 +112,12 @@ def render_markdown(source: str, base_url: str) -> tuple[str, str]:
         # cmark writes invalid UTF-8 for a reference to a noncharacter (&#xFFFE;); those
         # are characters XML forbids anyway, so drop such references and render again
         rendered = _cmark_html(_FORBIDDEN_REFERENCE.sub("", source))
-    _refuse_deep_nesting(rendered)
+    refuse_deep_nesting(rendered)
     body = clean_text(sanitize_html(rendered, base_url))
     return body, _first_paragraph(body)
 
 
-def _refuse_deep_nesting(html_: str) -> None:
+def refuse_deep_nesting(html_: str) -> None:
     """Raise :class:`TooDeep` if elements nest deeper than :data:`MAX_NESTING`, or there are
     more than :data:`MAX_ELEMENTS` of them. Depth is counted on a stack of open elements
     where an end tag closes only the element on top (a stray ``</x>``, one that the parser

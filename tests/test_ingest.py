@@ -611,3 +611,18 @@ def test_a_feed_of_too_many_entries_is_refused_before_parsing(make_site, httpser
     site = make_site(source("big", httpserver.url_for("/big.rss")))
     assert run_ingest(site) == 1
     assert "the feed has 1,001 entries; at most 1,000 are read" in capsys.readouterr().out
+
+
+def test_an_entry_nested_too_deeply_is_skipped_in_bounded_time(make_site, httpserver, capsys):
+    import html
+
+    deep = "<ul><li>" * 20_000 + "x" + "</li></ul>" * 20_000
+    feed = rss(rss_item("deep", "Deep", description="").replace("<![CDATA[]]>", html.escape(deep)),
+               rss_item("fine", "Fine"))
+    httpserver.expect_request("/d.rss").respond_with_data(feed, content_type="application/rss+xml")
+    site = make_site(source("d", httpserver.url_for("/d.rss")))
+    started = time.monotonic()
+    assert run_ingest(site) == 0
+    assert time.monotonic() - started < 3   # sanitizing it would take seconds
+    assert "\n  d: skipped 'Deep': its content holds 20,000 HTML elements" in capsys.readouterr().out
+    assert [f["title"] for f in ingested(site, "d").values()] == ["Fine"]
