@@ -122,24 +122,36 @@ def send_queued(db: Database, store: SubscriberStore, config: Config, factory: M
              claim: bool = False) -> bool:
         """Set a row's status; with ``claim``, only a row not sent yet and still ours (False
         if it was sent, or its lease expired and another sender took it)."""
-        guard = " AND status IN ('queued', 'sending') AND lease_owner = :me" if claim else ""
         with lock:
-            return bool(db.execute(
-                "UPDATE sends SET status = :status, attempts = attempts + :tried, error = :error,"
-                " message_id = COALESCE(:mid, message_id), updated_at = :at"
-                " WHERE newsletter = :nl AND edition = :ed AND subscriber_id = :sid" + guard,
-                {**key, "sid": sid, "status": status, "error": error, "mid": message_id, "me": owner,
-                 "tried": 1 if status == "sending" else 0, "at": now().astimezone(UTC).isoformat()}))
+            return mark_unlocked(sid, status, error, message_id, claim)
+
+    def mark_unlocked(sid: int, status: str, error: str | None = None, message_id: str | None = None,
+                      claim: bool = False) -> bool:
+        guard = " AND status IN ('queued', 'sending') AND lease_owner = :me" if claim else ""
+        return bool(db.execute(
+            "UPDATE sends SET status = :status, attempts = attempts + :tried, error = :error,"
+            " message_id = COALESCE(:mid, message_id), updated_at = :at"
+            " WHERE newsletter = :nl AND edition = :ed AND subscriber_id = :sid" + guard,
+            {**key, "sid": sid, "status": status, "error": error, "mid": message_id, "me": owner,
+             "tried": 1 if status == "sending" else 0, "at": now().astimezone(UTC).isoformat()}))
+
+    recipients: dict[int, Recipient] = {}   # of the claimed rows, read once per batch
+
+    def read_recipients(ids: list[int]) -> None:
+        """The active subscribers among ``ids``, in one query (not one per message)."""
+        names = {f"s{n}": sid for n, sid in enumerate(ids)}
+        listed = ", ".join(f":{name}" for name in names)
+        with lock:
+            rows = db.query("SELECT s.id, s.token_key, s.email, s.name, x.topics FROM subscribers s"
+                            " JOIN subscriptions x ON x.subscriber_id = s.id WHERE x.newsletter = :nl"
+                            f" AND x.status = 'active' AND s.id IN ({listed})",
+                            {"nl": newsletter.id, **names})
+            recipients.update({sid: Recipient(token_key, email, name, tuple(topics.split()))
+                               for sid, token_key, email, name, topics in rows})
 
     def recipient_of(sid: int) -> Recipient | None:
         with lock:
-            rows = db.query("SELECT s.token_key, s.email, s.name, x.topics, x.status FROM subscribers s"
-                            " JOIN subscriptions x ON x.subscriber_id = s.id"
-                            " WHERE s.id = :sid AND x.newsletter = :nl", {"sid": sid, "nl": newsletter.id})
-        if not rows or rows[0][4] != "active":
-            return None
-        token_key, email, name, topics, _ = rows[0]
-        return Recipient(token_key, email, name, tuple(topics.split()))
+            return recipients.pop(sid, None)
 
     def one(sender, sid: int) -> None:
         recipient = recipient_of(sid)
@@ -191,8 +203,8 @@ def send_queued(db: Database, store: SubscriberStore, config: Config, factory: M
             except ServerUnavailable:
                 mark(sid, "queued", "the server was unavailable")
                 raise
-            mark(sid, "sent")
-            with lock:
+            with lock, db.transaction():   # one commit for both
+                mark_unlocked(sid, "sent")
                 store.delivered(sid)
             _count(report, lock, "sent")
             if progress:
@@ -234,6 +246,7 @@ def send_queued(db: Database, store: SubscriberStore, config: Config, factory: M
             claimed = lease.claim(batch)
             if not claimed:
                 break
+            read_recipients(claimed)
             for sid in claimed:
                 jobs.put(sid)
         if failures or (stop and stop.is_set()):

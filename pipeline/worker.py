@@ -19,6 +19,7 @@ from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from .build import ContentErrors
 from .config import Config, ConfigError, secret
 from .delivery import LEASE_SECONDS, owner_name, send_queued, utc_stamp
 from .statedb import Database, state_database, state_lock
@@ -66,7 +67,18 @@ def run_worker(config: Config, concurrency: int | None = None, lease_seconds: fl
                 for newsletter_id, label in work:
                     if stop.is_set():
                         break
-                    n = _send(config, db, newsletter_id, label, me, lease_seconds, stop, secret_, content_dir)
+                    try:
+                        n = _send(config, db, newsletter_id, label, me, lease_seconds, stop, secret_,
+                                  content_dir)
+                    except ContentErrors as exc:   # an editor's mistake: wait for the fix
+                        log.error("%s %s: the content has %d problem(s), e.g. %s; waiting for a fix",
+                                  newsletter_id, label, len(exc.problems), exc.problems[0])
+                        stop.wait(10 * POLL_SECONDS)
+                        continue
+                    except ConfigError as exc:   # the SMTP server refused us or is gone
+                        log.error("%s %s: %s", newsletter_id, label, exc)
+                        stop.wait(10 * POLL_SECONDS)
+                        continue
                     sent += n
                     if on_sent and n:
                         on_sent(f"{newsletter_id} {label}", n)
