@@ -21,6 +21,7 @@ whose topics match nothing in the edition.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import queue
 import secrets
@@ -30,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from .config import Config, ConfigError, Newsletter
 from .editions import Edition
@@ -44,6 +46,7 @@ __all__ = ["LEASE_SECONDS", "MAX_ATTEMPTS", "RETRY_LATER_SECONDS", "SendReport",
 MAX_ATTEMPTS = 5
 LEASE_SECONDS = 60.0   # a claimed row is another sender's to take this long after its holder died
 RETRY_LATER_SECONDS = 300.0   # a deferred row (temporary failures): when workers try it again
+GIVE_UP_ATTEMPTS = 25         # tries over all runs after which a deferred message fails for good
 
 
 @dataclass
@@ -66,14 +69,14 @@ class SendReport:
 def queue_edition(db: Database, store: SubscriberStore, edition: Edition, now: datetime) -> int:
     """A ``queued`` row for every active subscriber who has none for this edition yet."""
     newsletter = edition.newsletter.id
-    at = now.astimezone(UTC).isoformat()
+    at = utc_stamp(now)
     with db.transaction():
         existing = {sid for (sid,) in db.query("SELECT subscriber_id FROM sends WHERE newsletter = :nl"
                                               " AND edition = :ed", {"nl": newsletter, "ed": edition.label})}
         rows = [{"nl": newsletter, "ed": edition.label, "sid": sid, "at": at}
                 for sid, _ in store.recipients(newsletter) if sid not in existing]
         db.executemany("INSERT INTO sends (newsletter, edition, subscriber_id, status, attempts, updated_at)"
-                       " VALUES (:nl, :ed, :sid, 'queued', 0, :at)", rows)
+                       " VALUES (:nl, :ed, :sid, 'queued', 0, :at) ON CONFLICT DO NOTHING", rows)
     return len(rows)
 
 
@@ -127,13 +130,15 @@ def send_queued(db: Database, store: SubscriberStore, config: Config, factory: M
 
     def mark_unlocked(sid: int, status: str, error: str | None = None, message_id: str | None = None,
                       claim: bool = False) -> bool:
-        guard = " AND status IN ('queued', 'sending') AND lease_owner = :me" if claim else ""
+        # a claim holds only while the lease does: a sender stalled past it may have been replaced
+        guard = " AND status IN ('queued', 'sending') AND lease_owner = :me AND lease_until > :at" \
+            if claim else ""
         return bool(db.execute(
             "UPDATE sends SET status = :status, attempts = attempts + :tried, error = :error,"
             " message_id = COALESCE(:mid, message_id), updated_at = :at"
             " WHERE newsletter = :nl AND edition = :ed AND subscriber_id = :sid" + guard,
             {**key, "sid": sid, "status": status, "error": error, "mid": message_id, "me": owner,
-             "tried": 1 if status == "sending" else 0, "at": now().astimezone(UTC).isoformat()}))
+             "tried": 1 if status == "sending" else 0, "at": utc_stamp(now())}))
 
     recipients: dict[int, Recipient] = {}   # of the claimed rows, read once per batch
 
@@ -148,6 +153,12 @@ def send_queued(db: Database, store: SubscriberStore, config: Config, factory: M
                             {"nl": newsletter.id, **names})
             recipients.update({sid: Recipient(token_key, email, name, tuple(topics.split()))
                                for sid, token_key, email, name, topics in rows})
+
+    def tries_so_far(sid: int) -> int:
+        with lock:
+            rows = db.query("SELECT attempts FROM sends WHERE newsletter = :nl AND edition = :ed"
+                            " AND subscriber_id = :sid", {**key, "sid": sid})
+        return rows[0][0] if rows else 0
 
     def recipient_of(sid: int) -> Recipient | None:
         with lock:
@@ -181,6 +192,10 @@ def send_queued(db: Database, store: SubscriberStore, config: Config, factory: M
                 sender.send(envelope_from, envelope_to, message, message_id)
             except TemporaryFailure as exc:
                 if attempt == MAX_ATTEMPTS:   # greylisting, a busy server: a later run tries again
+                    if tries_so_far(sid) >= GIVE_UP_ATTEMPTS:
+                        mark(sid, "failed", f"gave up after {GIVE_UP_ATTEMPTS} tries: {exc}")
+                        _count(report, lock, "failed", f"{recipient.email}: gave up: {exc}")
+                        return
                     mark(sid, "queued", f"deferred after {attempt} tries: {exc}")
                     lease.deferred.append(sid)
                     _count(report, lock, "deferred", f"{recipient.email}: deferred: {exc}")
@@ -271,10 +286,10 @@ def send_queued(db: Database, store: SubscriberStore, config: Config, factory: M
     return report
 
 
-def live_workers(db: Database, now: datetime, lease_seconds: float = LEASE_SECONDS) -> int:
-    """How many ``newsroom worker`` processes sent a heartbeat lately."""
-    since = utc_stamp(now - timedelta(seconds=2 * lease_seconds))
-    return db.query("SELECT COUNT(*) FROM workers WHERE seen_at >= :since", {"since": since})[0][0]
+def live_workers(db: Database, now: datetime) -> int:
+    """How many ``newsroom worker`` processes are alive: their last heartbeat promised
+    another before now (a worker beats three times per lease)."""
+    return db.query("SELECT COUNT(*) FROM workers WHERE alive_until >= :now", {"now": utc_stamp(now)})[0][0]
 
 
 def _drain(jobs: queue.Queue) -> None:
@@ -286,8 +301,19 @@ def _drain(jobs: queue.Queue) -> None:
 
 
 def owner_name() -> str:
-    """This sender's name in the ledger's leases: host, process and a random part."""
-    return f"{socket.gethostname()[:64]}:{os.getpid()}:{secrets.token_hex(3)}"
+    """This sender's name in the ledger's leases: host, process, the process namespace and
+    boot it runs in (containers share host names, not process ids) and a random part."""
+    return f"{socket.gethostname()[:64]}:{os.getpid()}:{_process_space()}:{secrets.token_hex(3)}"
+
+
+def _process_space() -> str:
+    """Which processes a pid names here: this boot's id and the pid namespace."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return "unknown"
+    return hashlib.sha256(f"{boot}:{namespace}".encode()).hexdigest()[:8]
 
 
 def utc_stamp(when: datetime) -> str:
@@ -366,9 +392,12 @@ class _Lease:
 
 
 def _is_dead_local_process(owner: str) -> bool:
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname()[:64] or not pid.isdigit() or int(pid) == os.getpid():
+    parts = owner.split(":")
+    if len(parts) != 4:
+        return False
+    host, pid, space, _ = parts
+    if host != socket.gethostname()[:64] or space != _process_space() or space == "unknown" \
+            or not pid.isdigit() or int(pid) == os.getpid():
         return False
     try:
         os.kill(int(pid), 0)

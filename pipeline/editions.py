@@ -129,15 +129,16 @@ class EditionStore:
         newsletter = edition.newsletter.id
         key = {"newsletter": newsletter, "edition": edition.label}
         with self._db.transaction():
-            if self._db.query("SELECT 1 FROM editions WHERE newsletter = :newsletter AND edition = :edition",
-                              key):
+            # ON CONFLICT: two processes recording at once (PostgreSQL does not serialize a
+            # check-then-insert as SQLite's write lock does); the second records nothing
+            if not self._db.execute(
+                    "INSERT INTO editions (newsletter, edition, scheduled_at, window_start, made_at)"
+                    " VALUES (:newsletter, :edition, :scheduled_at, :window_start, :made_at)"
+                    " ON CONFLICT DO NOTHING",
+                    {**key, "scheduled_at": _utc(edition.scheduled),
+                     "window_start": _utc(edition.window_start) if edition.window_start else "",
+                     "made_at": _utc(made_at)}):
                 return False
-            self._db.execute(
-                "INSERT INTO editions (newsletter, edition, scheduled_at, window_start, made_at)"
-                " VALUES (:newsletter, :edition, :scheduled_at, :window_start, :made_at)",
-                {**key, "scheduled_at": _utc(edition.scheduled),
-                 "window_start": _utc(edition.window_start) if edition.window_start else "",
-                 "made_at": _utc(made_at)})
             self._db.executemany(
                 "INSERT INTO edition_entries (newsletter, edition, position, kind, item_id, modified,"
                 " title, url, lang, topics) VALUES (:newsletter, :edition, :position, :kind, :item_id,"

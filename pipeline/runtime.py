@@ -40,7 +40,16 @@ __all__ = ["CronScheduleTrigger", "Leadership", "run", "run_once"]
 
 log = logging.getLogger("newsroom.run")
 STANDBY_POLL = 1.0    # seconds between a waiting daemon's tries to lead
-LEADER_CHECK = 2.0    # seconds between the leader's checks that its lock's connection lives
+LEADER_CHECK = 1.0    # seconds between the leader's checks that its lock's connection lives
+# The lock's connection: when the leader's machine vanishes, the server ends its session
+# (and frees the lock) within ~25 s, on both ends' keepalives and an unacknowledged-data
+# limit; a leader cut off from the server notices within seconds (statement timeout).
+_LOCK_CONNECTION = {
+    "connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+    "keepalives_count": 3, "tcp_user_timeout": 15000,
+    "options": "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"
+               " -c tcp_user_timeout=15000 -c statement_timeout=5000",
+}
 
 
 class CronScheduleTrigger(BaseTrigger):
@@ -73,10 +82,26 @@ class CronScheduleTrigger(BaseTrigger):
 # -- the jobs (module functions: the job store keeps references to them by name) ----------------
 
 
+# Set while this process leads (and only then do jobs run): a leader that lost its lock
+# stops starting jobs at once, not only when its scheduler has been shut down.
+_leading = threading.Event()
+# Set on SIGTERM/SIGINT: a long job (a resumed send) stops after the messages in flight.
+_stopping = threading.Event()
+
+
+def _may_run(job: str) -> bool:
+    if not _leading.is_set():
+        log.warning("%s: not run: this daemon no longer leads", job)
+        return False
+    return True
+
+
 def build_job(config_path: str) -> None:
     from .build import ContentErrors, build_site
     from .notify import notify
 
+    if not _may_run("build"):
+        return
     config = load_config(config_path)
     now = datetime.now(UTC).astimezone(config.site.timezone)
     try:
@@ -96,6 +121,8 @@ def build_job(config_path: str) -> None:
 def ingest_job(config_path: str) -> None:
     from .ingest import describe, ingest
 
+    if not _may_run("ingest"):
+        return
     config = load_config(config_path)
     reports = ingest(config)
     for report in reports:
@@ -107,6 +134,8 @@ def ingest_job(config_path: str) -> None:
 def digest_job(config_path: str, newsletter_id: str) -> None:
     from .digest import send_edition
 
+    if not _may_run(f"digest:{newsletter_id}"):
+        return
     config = load_config(config_path)
     now = datetime.now(UTC).astimezone(config.site.timezone)
     sending = send_edition(config, newsletter_id, now)
@@ -114,8 +143,30 @@ def digest_job(config_path: str, newsletter_id: str) -> None:
         log.info("%s: nothing to send", newsletter_id)
         return
     r = sending.report
+    if r is None:
+        log.info("%s: %d message(s) queued for %d running worker(s)", sending.edition.id, sending.queued,
+                 sending.workers)
+        return
     log.info("%s: %d sent, %d skipped, %d failed, %d deferred", sending.edition.id, r.sent, r.skipped,
              r.failed, r.deferred)
+
+
+def resume_job(config_path: str) -> None:
+    """Finish editions left half-sent (a leader or a worker that died, a server that was
+    down) when no worker runs to do it."""
+    from .delivery import live_workers
+    from .statedb import state_database
+    from .worker import open_editions, run_worker
+
+    if not _may_run("resume"):
+        return
+    config = load_config(config_path)
+    now = datetime.now(UTC)
+    with state_database(config) as db:
+        if live_workers(db, now) or not open_editions(db, now):
+            return
+    sent = run_worker(config, once=True, stop=_stopping)
+    log.info("resumed half-sent editions: %d sent", sent)
 
 
 _plans: dict[str, object] = {}     # embargo plans jobs leave for the main loop (it owns the scheduler)
@@ -163,19 +214,28 @@ def run_once(config: Config) -> None:
             log.warning("a `newsroom run` daemon is running (it holds the scheduler lock): it does what is "
                         "due; nothing done")
             return
-        if config.sources:
-            ingest_job(str(config.path))
-        build_job(str(config.path))
-        now = datetime.now(UTC)
-        for newsletter in config.newsletters:
-            due = newsletter.when.latest_at_or_before(now.astimezone(config.site.timezone))
-            if due is None:
-                continue
-            if now.timestamp() - due.timestamp() > config.runtime.digest_grace_hours * 3600:
-                log.warning("%s: the edition of %s is older than digest_grace_hours (%s h); not sent late",
-                            newsletter.id, due.isoformat(), config.runtime.digest_grace_hours)
-                continue
-            digest_job(str(config.path), newsletter.id)
+        _leading.set()
+        try:
+            _run_due(config)
+        finally:
+            _leading.clear()
+
+
+def _run_due(config: Config) -> None:
+    if config.sources:
+        ingest_job(str(config.path))
+    build_job(str(config.path))
+    resume_job(str(config.path))
+    now = datetime.now(UTC)
+    for newsletter in config.newsletters:
+        due = newsletter.when.latest_at_or_before(now.astimezone(config.site.timezone))
+        if due is None:
+            continue
+        if now.timestamp() - due.timestamp() > config.runtime.digest_grace_hours * 3600:
+            log.warning("%s: the edition of %s is older than digest_grace_hours (%s h); not sent late",
+                        newsletter.id, due.isoformat(), config.runtime.digest_grace_hours)
+            continue
+        digest_job(str(config.path), newsletter.id)
 
 
 class Leadership:
@@ -266,9 +326,7 @@ class Leadership:
         from sqlalchemy.pool import NullPool
 
         if self._connection is None:
-            # keepalives: a leader whose machine vanished is noticed by the server in ~30 s
-            args = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3} \
-                if self.url.startswith("postgresql") else {}
+            args = _LOCK_CONNECTION if self.url.startswith("postgresql") else {}
             self._engine = create_engine(self.url, connect_args=args, poolclass=NullPool)
             self._connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         held = self._connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.LOCK_KEY})
@@ -296,6 +354,7 @@ def run(config: Config, watch: bool = False) -> None:
     def shutdown(signum, _frame):
         log.info("signal %s: finishing the running job, then stopping", signum)
         stop.set()
+        _stopping.set()
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
@@ -344,6 +403,10 @@ def _lead(config: Config, watch: bool, stop: threading.Event, leadership: Leader
             continue   # kept as stored: a run missed while down is still due (or too old)
         scheduler.add_job(digest_job, trigger, args=[path, newsletter.id], id=f"digest:{newsletter.id}",
                           name=f"digest:{newsletter.id}", replace_existing=True, misfire_grace_time=grace)
+    scheduler.add_job(resume_job, "interval", minutes=config.runtime.rebuild_minutes, args=[path],
+                      id="resume", replace_existing=True, misfire_grace_time=None,
+                      next_run_time=datetime.now(UTC) + timedelta(seconds=5))
+    _leading.set()
     scheduler.resume()
     log.info("running: rebuild every %s min, %d newsletter(s), %d source(s)%s",
              config.runtime.rebuild_minutes, len(config.newsletters), len(config.sources),
@@ -358,7 +421,9 @@ def _lead(config: Config, watch: bool, stop: threading.Event, leadership: Leader
         if time.monotonic() - checked >= LEADER_CHECK:
             checked = time.monotonic()
             if not leadership.still_leads():
+                _leading.clear()   # before anything else: no job starts from now on
                 break
+    _leading.clear()
     unwatch.set()
     scheduler.shutdown(wait=True)   # the running job finishes: a build is never cut short
 

@@ -38,6 +38,7 @@ HEAD = "0005"
 KNOWN = ("0001", "0002", "0003", "0004", "0005")   # oldest first
 
 Params = Mapping[str, Any]
+MIGRATION_LOCK = 0x4E52_4D49_4752   # a PostgreSQL advisory lock key: "NRMIGR"
 
 
 class Database(Protocol):
@@ -215,6 +216,8 @@ def _run_alembic(url: str) -> None:
     engine = create_engine(url)
     try:
         with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":   # processes starting together migrate one by one
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             cfg = AlembicConfig()
             cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
             cfg.attributes["connection"] = connection
@@ -332,14 +335,16 @@ class EngineDatabase:
     def query(self, sql: str, params: Params | None = None) -> list[tuple]:
         from sqlalchemy import text
 
-        rows = [tuple(row) for row in self._connection.execute(text(sql), dict(params or {}))]
+        with self._statement():
+            rows = [tuple(row) for row in self._connection.execute(text(sql), dict(params or {}))]
         self._autocommit()
         return rows
 
     def execute(self, sql: str, params: Params | None = None) -> int:
         from sqlalchemy import text
 
-        count = self._connection.execute(text(sql), dict(params or {})).rowcount
+        with self._statement():
+            count = self._connection.execute(text(sql), dict(params or {})).rowcount
         self._autocommit()
         return count
 
@@ -348,8 +353,20 @@ class EngineDatabase:
 
         batch = [dict(row) for row in rows]
         if batch:
-            self._connection.execute(text(sql), batch)
+            with self._statement():
+                self._connection.execute(text(sql), batch)
         self._autocommit()
+
+    @contextmanager
+    def _statement(self) -> Iterator[None]:
+        """A failed statement outside :meth:`transaction` is rolled back at once: on
+        PostgreSQL it would leave the connection refusing every later statement."""
+        try:
+            yield
+        except BaseException:
+            if not self._depth:
+                self.rollback_if_needed()
+            raise
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -11,6 +11,7 @@ finish, the rest of its batch is released for the others, and it stops.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -51,45 +52,60 @@ def run_worker(config: Config, concurrency: int | None = None, lease_seconds: fl
     secret_ = secret("NEWSROOM_SECRET")
     sent = 0
     with state_database(config) as db:
-        _beat(db, me, first=True)
+        _beat(db, me, lease_seconds, first=True)
         done = threading.Event()
-        beating = threading.Thread(target=_heartbeat, args=(config, me, lease_seconds / 3, done), daemon=True)
+        beating = threading.Thread(target=_heartbeat, args=(config, me, lease_seconds, done), daemon=True)
         beating.start()
         log.info("worker %s: %d connection(s), lease %gs", me, config.delivery.connections, lease_seconds)
         try:
             while not stop.is_set():
-                work = open_editions(db, datetime.now(UTC))
-                if not work:
-                    if once:
-                        break
-                    stop.wait(POLL_SECONDS)
+                try:
+                    n = _one_pass(config, db, me, lease_seconds, stop, secret_, content_dir, on_sent)
+                except Exception as exc:   # the database restarted, a template broke: wait, try again
+                    db.rollback_if_needed()
+                    log.error("worker: %s: %s; trying again in %gs", type(exc).__name__, exc,
+                              10 * POLL_SECONDS)
+                    stop.wait(10 * POLL_SECONDS)
                     continue
-                for newsletter_id, label in work:
-                    if stop.is_set():
-                        break
-                    try:
-                        n = _send(config, db, newsletter_id, label, me, lease_seconds, stop, secret_,
-                                  content_dir)
-                    except ContentErrors as exc:   # an editor's mistake: wait for the fix
-                        log.error("%s %s: the content has %d problem(s), e.g. %s; waiting for a fix",
-                                  newsletter_id, label, len(exc.problems), exc.problems[0])
-                        stop.wait(10 * POLL_SECONDS)
-                        continue
-                    except ConfigError as exc:   # the SMTP server refused us or is gone
-                        log.error("%s %s: %s", newsletter_id, label, exc)
-                        stop.wait(10 * POLL_SECONDS)
-                        continue
-                    sent += n
-                    if on_sent and n:
-                        on_sent(f"{newsletter_id} {label}", n)
-                if once and not open_editions(db, datetime.now(UTC)):
-                    break
+                sent += max(n, 0)
+                if n < 0 and once:
+                    break   # nothing left to take
+                if n <= 0:
+                    stop.wait(POLL_SECONDS)   # nothing taken this pass: no busy loop
         finally:
             done.set()
             beating.join()
-            db.rollback_if_needed()
-            db.execute("DELETE FROM workers WHERE id = :id", {"id": me})
+            with contextlib.suppress(Exception):   # the database may be what went away
+                db.rollback_if_needed()
+                db.execute("DELETE FROM workers WHERE id = :id", {"id": me})
             log.info("worker %s: stopped after sending %d", me, sent)
+    return sent
+
+
+def _one_pass(config: Config, db: Database, me: str, lease_seconds: float, stop: threading.Event,
+              secret_: str | None, content_dir: Path | None, on_sent) -> int:
+    """Send what can be taken now: the number sent, -1 if there was nothing to take."""
+    work = open_editions(db, datetime.now(UTC))
+    if not work:
+        return -1
+    sent = 0
+    for newsletter_id, label in work:
+        if stop.is_set():
+            break
+        try:
+            n = _send(config, db, newsletter_id, label, me, lease_seconds, stop, secret_, content_dir)
+        except ContentErrors as exc:   # an editor's mistake: wait for the fix
+            log.error("%s %s: the content has %d problem(s), e.g. %s; waiting for a fix",
+                      newsletter_id, label, len(exc.problems), exc.problems[0])
+            stop.wait(10 * POLL_SECONDS)
+            continue
+        except ConfigError as exc:   # the SMTP server refused us or is gone
+            log.error("%s %s: %s", newsletter_id, label, exc)
+            stop.wait(10 * POLL_SECONDS)
+            continue
+        sent += n
+        if on_sent and n:
+            on_sent(f"{newsletter_id} {label}", n)
     return sent
 
 
@@ -135,34 +151,39 @@ def _send(config: Config, db: Database, newsletter_id: str, label: str, me: str,
 
 
 def _postpone(db: Database, newsletter_id: str, label: str, lease_seconds: float) -> None:
-    """Rows this worker cannot send: not looked at again for a while (another may)."""
-    db.execute("UPDATE sends SET lease_until = :later WHERE newsletter = :nl AND edition = :ed"
-               " AND status IN ('queued', 'sending') AND lease_owner IS NULL",
+    """Rows no worker can send now (an unknown newsletter, an edition never issued): not
+    looked at again for a while. Leases of the dead go with it; a live sender's stay."""
+    db.execute("UPDATE sends SET lease_owner = NULL, lease_until = :later WHERE newsletter = :nl"
+               " AND edition = :ed AND status IN ('queued', 'sending')"
+               " AND (lease_until IS NULL OR lease_until < :now)",
                {"nl": newsletter_id, "ed": label,
+                "now": utc_stamp(datetime.now(UTC)),
                 "later": utc_stamp(datetime.now(UTC) + timedelta(seconds=10 * lease_seconds))})
 
 
-def _heartbeat(config: Config, me: str, every: float, done: threading.Event) -> None:
+def _heartbeat(config: Config, me: str, lease_seconds: float, done: threading.Event) -> None:
     """The worker's heartbeat on a connection of its own, also while it sends for hours."""
     with state_database(config) as db:
-        while not done.wait(every):
+        while not done.wait(lease_seconds / 3):
             try:
-                _beat(db, me)
+                _beat(db, me, lease_seconds)
             except Exception as exc:   # a database blip: the next beat tries again
                 db.rollback_if_needed()
                 log.warning("heartbeat: %s", exc)
 
 
-def _beat(db: Database, me: str, first: bool = False) -> None:
-    now = utc_stamp(datetime.now(UTC))
+def _beat(db: Database, me: str, lease_seconds: float, first: bool = False) -> None:
+    """Say this worker is alive until a lease from now (three beats may be missed)."""
+    now = datetime.now(UTC)
+    beat = {"id": me, "now": utc_stamp(now), "until": utc_stamp(now + timedelta(seconds=lease_seconds))}
     with db.transaction():
-        beat = {"id": me, "now": now}
-        if first or not db.execute("UPDATE workers SET seen_at = :now WHERE id = :id", beat):
-            db.execute("INSERT INTO workers (id, started_at, seen_at) VALUES (:id, :now, :now)",
-                       {"id": me, "now": now})
+        if first or not db.execute("UPDATE workers SET seen_at = :now, alive_until = :until WHERE id = :id",
+                                   beat):
+            db.execute("INSERT INTO workers (id, started_at, seen_at, alive_until)"
+                       " VALUES (:id, :now, :now, :until)", beat)
         # workers gone for long (killed) are forgotten
-        db.execute("DELETE FROM workers WHERE seen_at < :old",
-                   {"old": utc_stamp(datetime.now(UTC) - timedelta(days=1))})
+        db.execute("DELETE FROM workers WHERE alive_until < :old",
+                   {"old": utc_stamp(now - timedelta(days=1))})
 
 
 def _stop_on_signals() -> threading.Event:

@@ -375,3 +375,30 @@ def test_forget_leaves_nothing_in_the_write_ahead_log_or_the_outbox(tmp_path, mo
     assert len(list((state / "outbox").glob("*.eml"))) == 1   # the other person's message stays
     reader.close()
     db.close()
+
+
+def test_a_worker_on_sqlite_sends_what_digest_send_queues(ssite, tmp_path):
+    emails = add(ssite, 10)
+    with SmtpServer() as server:
+        env = {**os.environ, "NEWSROOM_SECRET": SECRET, "NEWSROOM_SMTP_URL": server.url}
+        worker = subprocess.Popen([sys.executable, "-m", "pipeline", "worker", "--lease-seconds", "3",
+                                   "--config", str(ssite.config_path)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            db, _ = store_of(ssite)
+            while not db.query("SELECT COUNT(*) FROM workers")[0][0] and time.monotonic() < deadline:
+                time.sleep(0.1)
+            db.close()
+            done = subprocess.run([sys.executable, "-m", "pipeline", "digest", "send", "weekly-en", "--now",
+                                   NOW.isoformat(), "--config", str(ssite.config_path)],
+                                  env=env, capture_output=True, text=True, timeout=60)
+            assert "10 message(s) queued; 1 running `newsroom worker`" in done.stdout, done.stderr
+            deadline = time.monotonic() + 30
+            while len(server.handler.recipients()) < 10 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            _, log = worker.communicate(timeout=30)
+    assert Counter(server.handler.recipients()) == Counter(emails), log
+    assert worker.returncode == 0 and "stopped after sending 10" in log

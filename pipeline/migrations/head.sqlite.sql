@@ -152,10 +152,12 @@ CREATE TABLE ingest_entries (
 	PRIMARY KEY (source, entry)
 );
 CREATE INDEX sends_open ON sends (newsletter, edition, status);
+CREATE INDEX sends_leases ON sends (lease_owner) WHERE status IN ('queued', 'sending');
 CREATE TABLE workers (
 	id TEXT NOT NULL, 
 	started_at TEXT NOT NULL, 
 	seen_at TEXT NOT NULL, 
+	alive_until TEXT NOT NULL, 
 	PRIMARY KEY (id)
 );
 CREATE TABLE scheduler_jobs (
