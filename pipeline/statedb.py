@@ -121,7 +121,7 @@ class DatabaseStatus:
 
 def database_status(url: str) -> DatabaseStatus:
     """``newsroom db status``: the schema and what the tables hold, changing nothing."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, datetime
 
     db = connect(url)
     try:
@@ -131,14 +131,14 @@ def database_status(url: str) -> DatabaseStatus:
         pending = KNOWN[KNOWN.index(current) + 1:] if current else KNOWN
         counts: list[tuple[str, str]] = []
         if current == HEAD:
-            since = (datetime.now(UTC) - timedelta(minutes=2)).isoformat(timespec="microseconds")
+            now = datetime.now(UTC).isoformat(timespec="microseconds")
             queries = (
                 ("subscribers", "SELECT COUNT(*) FROM subscribers", {}),
                 ("editions issued", "SELECT COUNT(*) FROM editions", {}),
                 ("messages queued", "SELECT COUNT(*) FROM sends WHERE status IN ('queued', 'sending')", {}),
                 ("messages sent", "SELECT COUNT(*) FROM sends WHERE status = 'sent'", {}),
-                ("send workers alive", "SELECT COUNT(*) FROM workers WHERE seen_at >= :since",
-                 {"since": since}),
+                ("send workers alive", "SELECT COUNT(*) FROM workers WHERE alive_until >= :now",
+                 {"now": now}),
                 ("events awaiting delivery", "SELECT COUNT(*) FROM deliveries WHERE status = 'pending'", {}),
                 ("scheduled jobs", "SELECT COUNT(*) FROM scheduler_jobs", {}),
                 ("ingested entries", "SELECT COUNT(*) FROM ingest_entries", {}),
