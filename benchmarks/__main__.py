@@ -60,9 +60,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .corpus import ORGANIZATIONS, Story, stories, write_newsroom_site, write_pelican_site
+from .corpus import ORGANIZATIONS, Story, stories, write_hugo_site, write_newsroom_site, write_pelican_site
 from .report import SizeResult, growth, size_label, size_table, targets
-from .tools import NEWSROOM, PELICAN, TOOLS, BuildFailed, Sample, Tool, run_build
+from .tools import HUGO, NEWSROOM, PELICAN, TOOLS, BuildFailed, Sample, Tool, run_build
 
 ADD_LANGUAGE = "en"
 ADDED_AT = datetime(2026, 11, 28, 9, 0)    # the morning of the builds' --now
@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds < 1 or min(args.sizes) < 2:
         parser.error("--rounds must be at least 1 and every size at least 2")
     started = time.perf_counter()
-    tools = [TOOLS[args.only]] if args.only else [NEWSROOM, PELICAN]
+    everyone = [NEWSROOM, PELICAN, *([HUGO] if shutil.which("hugo") else [])]   # Hugo: when installed
+    tools = [TOOLS[args.only]] if args.only else everyone
     workdir, made_workdir = _workdir(args.workdir)
     machine = machine_info()
     print_machine(machine, workdir)
@@ -186,9 +187,10 @@ def write_sites(root: Path, corpus: list[Story]) -> dict[str, Path]:
     if root.exists():
         shutil.rmtree(root)
     start = time.perf_counter()
-    sites = {NEWSROOM.name: root / "newsroom", PELICAN.name: root / "pelican"}
+    sites = {NEWSROOM.name: root / "newsroom", PELICAN.name: root / "pelican", HUGO.name: root / "hugo"}
     write_newsroom_site(sites[NEWSROOM.name], corpus)
     write_pelican_site(sites[PELICAN.name], corpus)
+    write_hugo_site(sites[HUGO.name], corpus)
     print(f"   corpus written to {root} in {time.perf_counter() - start:.1f} s", flush=True)
     return sites
 
@@ -241,12 +243,14 @@ def _expect(condition: bool, message: str) -> None:
         raise BuildFailed(message)
 
 
-_MODULES = {NEWSROOM.name: ("pipeline",), PELICAN.name: ("pelican", "markdown")}
+_MODULES = {NEWSROOM.name: ("pipeline",), PELICAN.name: ("pelican", "markdown"), HUGO.name: ()}
 
 
 def preflight(workdir: Path, tools: list[Tool]) -> None:
     """The tools must be importable by the children, from a folder outside the repository."""
     modules = [module for tool in tools for module in _MODULES[tool.name]]
+    if not modules:
+        return
     check = subprocess.run([sys.executable, "-c", f"import {', '.join(modules)}"], cwd=workdir,
                            capture_output=True, text=True)
     if check.returncode != 0:
@@ -266,13 +270,14 @@ def machine_info() -> dict[str, str]:
         "python": f"{platform.python_version()} ({sys.executable})",
         "pelican": _version("pelican"),
         "markdown": _version("markdown"),
+        "hugo": _hugo_version(),
         "newsroom": f"{_version('newsroom')} (commit {_git_commit()})",
         "platform": platform.platform(),
     }
 
 
 def print_machine(machine: dict[str, str], workdir: Path) -> None:
-    print("Newsroom vs Pelican benchmark")
+    print("Newsroom vs Pelican and Hugo benchmark")
     for key, value in machine.items():
         print(f"  {key + ':':<14}{value}")
     print(f"  {'workdir:':<14}{workdir}\n", flush=True)
@@ -285,8 +290,10 @@ def print_summary(results: list[SizeResult]) -> None:
     if large is not small:
         label = f"{size_label(large.items)}/{size_label(small.items)}"
         print(f"growth of the cold build time {label} (size ×{large.items / small.items:.3g}):")
-        for tool in (NEWSROOM.name, PELICAN.name):
+        for tool in (NEWSROOM.name, PELICAN.name, HUGO.name):
             factor = growth(small, large, tool)
+            if factor is None:
+                continue
             print(f"  {tool:<10}{'–' if factor is None else f'{factor:.2f}'}")
         print()
     print(f"targets at N = {large.items:,}:")
@@ -324,6 +331,16 @@ def _version(distribution: str) -> str:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
         return "not installed"
+
+
+def _hugo_version() -> str:
+    if not shutil.which("hugo"):
+        return "not installed (apt-get install hugo)"
+    try:
+        version = subprocess.run(["hugo", "version"], capture_output=True, text=True, check=True).stdout
+        return version.split()[1]
+    except (OSError, subprocess.CalledProcessError, IndexError):
+        return "unknown"
 
 
 def _git_commit() -> str:

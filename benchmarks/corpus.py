@@ -262,3 +262,118 @@ CACHE_PATH = "cache"
 DELETE_OUTPUT_DIRECTORY = False
 RELATIVE_URLS = False
 """
+
+
+# -- Hugo ------------------------------------------------------------------------------
+
+
+def write_hugo_site(site: Path, corpus: list[Story]) -> None:
+    """The same stories as a two-language Hugo site (translations by file name,
+    ``story.fi.md``), with minimal layouts that make the kinds of files Newsroom makes:
+    item pages, paginated lists for the home page, topics and organizations, and RSS and
+    JSON Feed (50 items) for each of those, in each language."""
+    content = site / "content" / "news"
+    for story in corpus:
+        folder = content / f"{story.date:%Y}" / f"{story.date:%m}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for lang in ("en", "fi"):
+            (folder / f"{story.slug}.{lang}.md").write_text(hugo_item(story, lang), encoding="utf-8")
+    (site / "hugo.toml").write_text(HUGO_CONFIG, encoding="utf-8")
+    for name, text in HUGO_LAYOUTS.items():
+        path = site / "layouts" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def hugo_item(story: Story, lang: str, extra: str = "") -> str:
+    return (
+        "---\n"
+        f"title: \"{story.title[lang]}\"\n"
+        f"date: {story.date:%Y-%m-%dT%H:%M:%S}+02:00\n"
+        f"slug: {story.slug}-{lang}\n"
+        f"summary: \"{story.summary[lang]}\"\n"
+        f"topics: [{', '.join(story.topics)}]\n"
+        f"organizations: [{', '.join(story.organizations)}]\n"
+        f"authors: [{', '.join(story.authors)}]\n"
+        "---\n"
+        f"{story.body[lang]}{extra}"
+    )
+
+
+HUGO_CONFIG = """\
+baseURL = "https://news.example.org/"
+title = "Benchmark Health News"
+defaultContentLanguage = "en"
+timeZone = "Europe/Helsinki"
+paginate = 50
+rssLimit = 50
+disableKinds = ["404"]
+
+[languages.en]
+languageName = "English"
+weight = 1
+[languages.fi]
+languageName = "Suomi"
+weight = 2
+
+[taxonomies]
+topic = "topics"
+organization = "organizations"
+
+[permalinks]
+news = "/news/:slug/"
+
+[mediaTypes."application/feed+json"]
+suffixes = ["json"]
+
+[outputFormats.JSONFeed]
+mediaType = "application/feed+json"
+baseName = "feed"
+isPlainText = true
+
+[outputs]
+home = ["HTML", "RSS", "JSONFeed"]
+section = ["HTML", "RSS", "JSONFeed"]
+taxonomy = ["HTML"]
+term = ["HTML", "RSS", "JSONFeed"]
+"""
+
+HUGO_LAYOUTS = {
+    "_default/baseof.html": """<!doctype html>
+<html lang="{{ .Site.Language.Lang }}"><head><meta charset="utf-8">
+<title>{{ .Title }} – {{ .Site.Title }}</title>
+{{ range .AlternativeOutputFormats -}}
+<link rel="alternate" type="{{ .MediaType.Type }}" href="{{ .Permalink }}">{{ end }}
+</head><body><main>{{ block "main" . }}{{ end }}</main></body></html>
+""",
+    "_default/single.html": """{{ define "main" }}<article><h1>{{ .Title }}</h1>
+<p><time datetime="{{ .Date.Format "2006-01-02T15:04:05Z07:00" }}">{{ .Date.Format "2 January 2006" }}</time>
+{{ with .Params.authors }} · {{ delimit . ", " }}{{ end }}</p>
+<p>{{ range .GetTerms "topics" }}<a href="{{ .RelPermalink }}">{{ .LinkTitle }}</a> {{ end }}
+{{ range .GetTerms "organizations" }}<a href="{{ .RelPermalink }}">{{ .LinkTitle }}</a> {{ end }}</p>
+{{ .Content }}
+{{ range .Translations }}<a href="{{ .RelPermalink }}" hreflang="{{ .Lang }}">{{ .Lang }}</a>{{ end }}
+</article>{{ end }}
+""",
+    "_default/list.html": """{{ define "main" }}<h1>{{ .Title }}</h1>
+{{ range .Paginator.Pages }}<article><h2><a href="{{ .RelPermalink }}">{{ .Title }}</a></h2>
+<p>{{ .Date.Format "2 January 2006" }} – {{ .Summary }}</p></article>{{ end }}
+{{ with .Paginator.Next }}<a href="{{ .URL }}">Older</a>{{ end }}{{ end }}
+""",
+    "_default/terms.html": """{{ define "main" }}<h1>{{ .Title }}</h1>
+<ul>{{ range .Data.Terms.Alphabetical }}<li><a href="{{ .Page.RelPermalink }}">{{ .Page.Title }}</a>
+({{ .Count }})</li>{{ end }}</ul>{{ end }}
+""",
+    "_default/list.jsonfeed.json": """{{- $pages := .Pages -}}
+{{- if .IsHome }}{{ $pages = .Site.RegularPages -}}
+{{- else if eq .Kind "section" }}{{ $pages = .RegularPagesRecursive }}{{ end -}}
+{{- $items := slice -}}
+{{- range first 50 $pages.ByDate.Reverse -}}
+{{- $items = $items | append (dict "id" .Permalink "url" .Permalink "title" .Title
+    "content_html" .Content "summary" .Summary "date_published" (.Date.Format "2006-01-02T15:04:05Z07:00")
+    "language" .Lang "tags" .Params.topics) -}}
+{{- end -}}
+{{- dict "version" "https://jsonfeed.org/version/1.1" "title" .Title "home_page_url" .Permalink
+    "feed_url" (printf "%sfeed.json" .Permalink) "language" .Lang "items" $items | jsonify -}}
+""",
+}

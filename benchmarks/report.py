@@ -37,12 +37,14 @@ class SizeResult:
         return median(s.seconds for s in runs) if runs else None
 
     def peak_mib(self, tool: str) -> float | None:
+        """The largest resident memory of all the build's processes together."""
+        runs = [s for scenario in self.samples.get(tool, {}).values() for s in scenario]
+        return max(s.tree_kib or s.maxrss_kib for s in runs) / 1024 if runs else None
+
+    def largest_mib(self, tool: str) -> float | None:
+        """The largest single process (``ru_maxrss``)."""
         runs = [s for scenario in self.samples.get(tool, {}).values() for s in scenario]
         return max(s.maxrss_kib for s in runs) / 1024 if runs else None
-
-    def cold_mib(self, tool: str) -> float | None:
-        runs = self.samples.get(tool, {}).get("cold")
-        return median(s.maxrss_kib for s in runs) / 1024 if runs else None
 
 
 def size_label(items: int) -> str:
@@ -50,34 +52,52 @@ def size_label(items: int) -> str:
     return f"{items // 1000}k" if items % 1000 == 0 else str(items)
 
 
+_ORDER = ("Newsroom", "Pelican", "Hugo")
+
+
+def _tools(result: SizeResult) -> list[str]:
+    return [tool for tool in _ORDER if tool in result.samples] + \
+        [tool for tool in result.samples if tool not in _ORDER]
+
+
 def size_table(result: SizeResult) -> str:
-    header = f"{'':<36}{_TOOL_A:>12}{_TOOL_B:>12}{'Newsroom/Pelican':>18}{'speed-up':>10}"
+    tools = _tools(result)
+    others = [tool for tool in tools if tool != _TOOL_A]
+    ratios = [f"{_TOOL_A}/{other}" for other in others] if _TOOL_A in tools else []
+    header = f"{'':<40}" + "".join(f"{tool:>11}" for tool in tools)
+    header += "".join(f"{r:>18}" for r in ratios)
     lines = [header, "-" * len(header)]
-    for scenario, label in SCENARIOS.items():
-        a, b = result.seconds(_TOOL_A, scenario), result.seconds(_TOOL_B, scenario)
-        lines.append(_row(f"{label}, median (s)", a, b, "{:.2f}", speedup=True))
-    lines.append(_row("peak memory, max of all builds (MiB)", result.peak_mib(_TOOL_A),
-                      result.peak_mib(_TOOL_B), "{:.0f}", speedup=False))
-    lines.append(_row("cold-build memory, median (MiB)", result.cold_mib(_TOOL_A),
-                      result.cold_mib(_TOOL_B), "{:.0f}", speedup=False))
+    rows = [(f"{label}, median (s)", lambda tool, sc=scenario: result.seconds(tool, sc), "{:.2f}")
+            for scenario, label in SCENARIOS.items()]
+    rows.append(("peak memory, all processes, max (MiB)", result.peak_mib, "{:.0f}"))
+    rows.append(("peak memory, largest process (MiB)", result.largest_mib, "{:.0f}"))
+    for label, value, number in rows:
+        values = {tool: value(tool) for tool in tools}
+        cells = "".join(f"{_show(values[tool], number):>11}" for tool in tools)
+        if ratios:
+            cells += "".join(f"{_show(_ratio(values[_TOOL_A], values[other]), '{:.2f}'):>18}"
+                             for other in others)
+        lines.append(f"{label:<40}{cells}")
     lines.append("")
-    lines.append("samples, in round order (seconds; peak RSS in MiB):")
+    lines.append("samples, in round order (seconds; peak RSS of all processes in MiB):")
     for tool, scenarios in result.samples.items():
         for scenario, runs in scenarios.items():
             times = " ".join(f"{s.seconds:.2f}" for s in runs)
-            memory = " ".join(f"{s.maxrss_kib / 1024:.0f}" for s in runs)
+            memory = " ".join(f"{_tree_kib(s) / 1024:.0f}" for s in runs)
             lines.append(f"  {tool:<9}{scenario:<5} {times:<28} | {memory}")
     return "\n".join(lines)
 
 
-def _row(label: str, a: float | None, b: float | None, number: str, *, speedup: bool) -> str:
-    def show(value: float | None, spec: str = number) -> str:
-        return "–" if value is None else spec.format(value)
+def _show(value: float | None, spec: str) -> str:
+    return "–" if value is None else spec.format(value)
 
-    ratio = a / b if a is not None and b else None
-    faster = b / a if speedup and a and b is not None else None
-    return (f"{label:<36}{show(a):>12}{show(b):>12}{show(ratio, '{:.2f}'):>18}"
-            f"{show(faster, '{:.1f}×') if speedup else '':>10}")
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _tree_kib(sample: Sample) -> int:
+    return sample.tree_kib or sample.maxrss_kib
 
 
 def growth(small: SizeResult, large: SizeResult, tool: str) -> float | None:
@@ -114,6 +134,22 @@ def targets(results: list[SizeResult]) -> list[str]:
                                                 f"Pelican {peak_b:.0f} MiB"))
     else:
         lines.append("SKIP  peak memory ≤ Pelican's: needs both tools")
+
+    hugo = "Hugo"
+    cold_h, peak_h = large.seconds(hugo, "cold"), large.peak_mib(hugo)
+    if cold_a and cold_h:
+        lines.append(_verdict(cold_a <= cold_h, f"cold build no slower than Hugo: Newsroom {cold_a:.2f} s, "
+                                                f"Hugo {cold_h:.2f} s ({cold_a / cold_h:.2f}×)"))
+    else:
+        lines.append("SKIP  cold build no slower than Hugo: needs Hugo (apt-get install hugo)")
+    if peak_a and peak_h:
+        lines.append(_verdict(peak_a <= peak_h / 5,
+                              f"peak memory ≤ a fifth of Hugo's: Newsroom {peak_a:.0f} MiB, "
+                              f"Hugo {peak_h:.0f} MiB (limit {peak_h / 5:.0f})"))
+    else:
+        lines.append("SKIP  peak memory ≤ a fifth of Hugo's: needs Hugo")
+    if edit_a:
+        lines.append(_verdict(edit_a <= 0.3, f"edit rebuild ≤ 0.3 s: {edit_a:.2f} s"))
 
     # 10k/1k ≤ 11: at most 10 % worse than linear; for other sizes the same 1.1 × size ratio.
     label = f"{size_label(large.items)}/{size_label(small.items)}"
