@@ -12,13 +12,13 @@ from .catalog import Catalog
 from .config import Config, Newsletter
 from .content import Content
 from .editions import Edition, EditionStore, due_edition, issued_editions
-from .media import dimensions, read_medium
+from .media import dimensions, read_medium, rendition_size
 from .model import Image
 from .render import Sink
 from .render.digest import DigestRenderer, render_archive
 from .templating import load_templates
 
-__all__ = ["Archive", "archive_editions", "image_dimensions", "render_archive_files"]
+__all__ = ["Archive", "archive_editions", "image_dimensions", "render_archive_files", "rendition_sizes"]
 
 
 @dataclass(frozen=True)
@@ -71,3 +71,16 @@ def image_dimensions(content: Content, config: Config) -> Callable[[Image], tupl
         return known[path]
 
     return measure
+
+
+def rendition_sizes(content: Content, config: Config) -> Callable[[Image], tuple[int, int] | None]:
+    """Width and height of the PNG rendition of a local SVG that cairosvg can draw (one
+    with a size); None for any other image."""
+    measure = image_dimensions(content, config)
+
+    def size(image: Image) -> tuple[int, int] | None:
+        if image.media_type != "image/svg+xml":
+            return None
+        return rendition_size(measure(image))
+
+    return size

@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 
 from . import __version__
-from .archive import Archive, archive_editions, render_archive_files
+from .archive import Archive, archive_editions, render_archive_files, rendition_sizes
 from .catalog import Catalog, build_catalog, digest
 from .config import Config
 from .content import Content, collector_paused, load_content
@@ -28,7 +28,7 @@ from .editions import EditionStore
 from .events import record_events
 from .journal import ChangeLog, Journal, commit_profiles
 from .media import EMAIL_IMAGE_WIDTH, can_rasterize, email_rendition_path, rasterize_svg, read_medium
-from .model import Problem
+from .model import Image, Problem
 from .publish import Publisher, PublishError, PublishResult, check_output_dir, output_lock
 from .render import Output, Share, Sink, emit, feeds, pages, partners, schemas, sitemap, syndication
 from .statedb import Database, database_url, open_database
@@ -87,7 +87,7 @@ def render_all(catalog: Catalog, config: Config, content: Content,
     """Every output file of a build, into ``sink`` (default: in memory)."""
     sink = Output() if sink is None else sink
     pages.render(catalog, config.paths.templates, sink, cache_dir=_template_cache(config),
-                 png_renditions=_renditions(config))
+                 png_renditions=_renditions(config, content))
     _render_the_rest(catalog, config, content, changes or ChangeLog.of(()), sink,
                      archive=archive or _NO_ARCHIVE)
     return sink
@@ -107,14 +107,14 @@ def _render_split(catalog: Catalog, config: Config, content: Content, changes: C
 
     def older_half() -> tuple:
         pages.render(catalog, config.paths.templates, publisher, older, _template_cache(config),
-                     _renditions(config))
+                     _renditions(config, content))
         feeds.render(catalog, publisher, older)
         return publisher.records()
 
     child = _Forked(older_half)
     try:
         pages.render(catalog, config.paths.templates, publisher, newer, _template_cache(config),
-                     _renditions(config))
+                     _renditions(config, content))
         _render_the_rest(catalog, config, content, changes, publisher, newer, archive)
         records = child()
     except BaseException:
@@ -123,10 +123,12 @@ def _render_split(catalog: Catalog, config: Config, content: Content, changes: C
     publisher.merge(records)
 
 
-def _renditions(config: Config) -> bool:
-    """Are PNG renditions of the items' SVG pictures published? Emails show them (Gmail and
-    Outlook show no SVG), and so do link previews of the item pages."""
-    return bool(config.newsletters) and can_rasterize()
+def _renditions(config: Config, content: Content) -> Callable[[Image], tuple[int, int] | None] | None:
+    """Are PNG renditions of SVG pictures (items' and organizations' logos) published? When
+    cairosvg is installed, of each SVG it can draw (one with a size): link previews show
+    them (Facebook, LinkedIn and X show no SVG), and so do emails (nor do Gmail and
+    Outlook). The size of an SVG's rendition (None: it has none), or None without cairosvg."""
+    return rendition_sizes(content, config) if can_rasterize() else None
 
 
 def _template_cache(config: Config) -> Path:
@@ -147,8 +149,9 @@ def _render_the_rest(catalog: Catalog, config: Config, content: Content, changes
         # the name carries a hash of the bytes: the same name is the same file
         medium = content.media[path]
         emit(sink, path, path, partial(read_medium, medium, limit))
-    if _renditions(config):
-        for path in sorted(_email_svgs(catalog)):
+    measure = _renditions(config, content)
+    if measure is not None:
+        for path in sorted(_email_svgs(catalog, measure)):
             emit(sink, email_rendition_path(path), f"{path}@{EMAIL_IMAGE_WIDTH}",
                  partial(rasterize_svg, content.media[path], limit))
 
@@ -283,10 +286,13 @@ def _build_summary(result: PublishResult) -> dict:
             "files": sorted(subscribed)}
 
 
-def _email_svgs(catalog: Catalog) -> set[str]:
-    """The SVG pictures of public items, which emails show as PNG."""
-    return {item.image.output_path for item in catalog.items
-            if item.image and item.image.output_path and item.image.media_type == "image/svg+xml"}
+def _email_svgs(catalog: Catalog, measure: Callable[[Image], tuple[int, int] | None]) -> set[str]:
+    """The SVG pictures of public items and organizations' SVG logos that cairosvg can
+    draw, which emails and link previews show as PNG."""
+    images = [*(item.image for item in catalog.items), *(p.logo for p in catalog.profiles.values())]
+    return {image.output_path for image in images
+            if image and image.output_path and image.media_type == "image/svg+xml"
+            and measure(image)}
 
 
 def build_site(config: Config, now: datetime, content_dir: Path | None = None,

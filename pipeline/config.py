@@ -165,6 +165,12 @@ class Config:
         """Where ``newsroom serve`` answers (unsubscribe, preferences, subscribe)."""
         return self.delivery.service_url or self.site.base_url
 
+    def subscribe_url(self, lang: str | None = None) -> str:
+        """The service's subscription form, in ``lang`` (``?lang=`` for any but the default
+        language)."""
+        url = self.service_url + "subscribe"
+        return url if lang is None or lang == self.site.default_language else f"{url}?lang={lang}"
+
     def newsletter(self, newsletter_id: str) -> Newsletter:
         for newsletter in self.newsletters:
             if newsletter.id == newsletter_id:

@@ -24,7 +24,8 @@ from lxml import etree
 from .model import excerpt
 
 __all__ = ["IMAGE_TYPES", "MediaError", "Medium", "Unreadable", "can_rasterize", "dimensions",
-           "email_rendition_path", "load_medium", "rasterize_svg", "read_bounded", "read_medium", "too_large"]
+           "email_rendition_path", "load_medium", "rasterize_svg", "read_bounded", "read_medium",
+           "rendition_size", "too_large"]
 
 # media type -> the file name extensions it may have (the first is the usual one)
 IMAGE_TYPES = {
@@ -365,6 +366,14 @@ def email_rendition_path(output_path: str) -> str:
     and Outlook show no SVG, so emails link this instead."""
     name = PurePosixPath(output_path)
     return f"media/email/{name.stem}.png"
+
+
+def rendition_size(size: tuple[int, int] | None) -> tuple[int, int] | None:
+    """Width and height of the PNG rendition of an SVG whose own size is ``size``; None
+    for an SVG without a size (no width and height, no viewBox), which cairosvg cannot draw."""
+    if not size or size[0] <= 0 or size[1] <= 0:
+        return None
+    return EMAIL_IMAGE_WIDTH, max(1, round(EMAIL_IMAGE_WIDTH * size[1] / size[0]))
 
 
 @lru_cache(maxsize=1)

@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .config import Config, ConfigError, secret
 from .messages import read_token
-from .render.seo import Social
+from .render.seo import Social, site_logo
 from .statedb import database_url, open_database
 from .subscribers import SubscriberStore, normalize_email
 from .templating import load_templates
@@ -194,7 +194,7 @@ class ServiceApp:
         lang = _one(query, "lang") if _one(query, "lang") in self.config.site.languages \
             else self.config.site.default_language
         if method != "POST":
-            return self._page(lang, "service_subscribe", form=self._subscribe_form(lang))
+            return self._page(lang, "service_subscribe", form=self._subscribe_form(lang), own_url=True)
         if not self._csrf_ok(_one(form, "csrf"), "subscribe"):
             return self._forbidden()
         newsletter = _one(form, "newsletter")
@@ -383,18 +383,22 @@ class ServiceApp:
                 f'<p><button type="submit">{escape(t["service_save"])}</button></p></form>')
 
     def _page(self, lang: str, key: str, status: str = "200 OK", note: str | None = None, form: str = "",
-              **values: str) -> Response:
+              own_url: bool = False, **values: str) -> Response:
+        """A service page; ``own_url``: the page has a URL of its own, the subscription
+        form's in ``lang`` (its canonical and og:url). Pages behind a token have none to
+        give: their URL without it is refused, and the token is never shown. All are noindex."""
         t = self._strings(lang)
         site = self.config.site
+        url = self.config.subscribe_url(lang) if own_url else None
         title = t[key + "_title"] if key + "_title" in t else t[key].format(**values)
         message = t[key].format(**values)
         html = self._templates.render(
             "service/page.html", lang=lang, t=t, site=site, up=None, site_title=site.text(site.title, lang),
             title=title, message=message, note=t[note] if note else None, form=form,
-            canonical=self.config.service_url, alternates=[], head_feeds=[], feed_links=lambda _: [],
+            canonical=url, alternates=[], hreflang=(), head_feeds=[], feed_links=lambda _: [],
             home=site.base_url, structured_data=None,
-            social=Social(title=title, description=message, url=self.config.service_url,
-                          site_name=site.text(site.title, lang), lang=lang))
+            social=Social(title=title, description=message, url=url, site_name=site.text(site.title, lang),
+                          lang=lang, image=site_logo(site, lang)))
         return status, [("Content-Type", "text/html; charset=utf-8")], html.encode("utf-8")
 
     def _forbidden(self) -> Response:

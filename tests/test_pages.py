@@ -72,9 +72,11 @@ def test_finnish_pages_use_finnish_dates_and_link_translations(site):
     fi = _page(site, "news/aivotutkimus/index.html")
     assert fi.get("lang") == "fi"
     assert "30. marraskuuta 2026" in fi.xpath("//time/text()")
-    assert fi.xpath("//link[@hreflang='en']/@href") == ["https://news.example.org/news/brain-study/"]
+    assert fi.xpath("//nav[@class='languages']/a[@hreflang='en']/@href") == ["../../news/brain-study/"]
     en = _page(site, "news/brain-study/index.html")
-    assert en.xpath("//link[@hreflang='fi']/@href") == ["https://news.example.org/news/aivotutkimus/"]
+    assert en.xpath("//nav[@class='languages']/a[@hreflang='fi']/@href") == ["../../news/aivotutkimus/"]
+    # the English version names another URL to index (canonical_url): no hreflang between them
+    assert fi.xpath("//link[@hreflang]") == [] and en.xpath("//link[@hreflang]") == []
 
 
 def test_front_page_lists_latest_items_organizations_and_every_feed(site):

@@ -155,7 +155,7 @@ class DigestRenderer:
             web_url=url_of(self.site, path.removesuffix("index.html")),
             archive_url=url_of(self.site, archive_path(self.newsletter.id).removesuffix("index.html")),
             home_url=url_of(self.site, index_path(self.site, self.lang)),
-            subscribe_url=self.config.service_url + "subscribe",
+            subscribe_url=self.config.subscribe_url(self.lang),
             unsubscribe_url=links.unsubscribe if links else "",
             preferences_url=links.preferences if links else "",
             footer_why=(self.t["digest_why_web"] if web else self.t["digest_why"]).format(
@@ -171,7 +171,8 @@ class DigestRenderer:
 
     def social(self, title: str, description: str, url: str) -> seo.Social:
         return seo.Social(title=title, description=description, url=url,
-                          site_name=self.site.text(self.site.title, self.lang), lang=self.lang)
+                          site_name=self.site.text(self.site.title, self.lang), lang=self.lang,
+                          image=seo.site_logo(self.site, self.lang))
 
     def _sections(self, entries: list[Entry]) -> list[dict]:
         """Stories grouped by topic, in the order of newsroom.toml; each story once, under
@@ -201,7 +202,7 @@ class DigestRenderer:
         size = self._dimensions(image)
         height = round(IMAGE_WIDTH * size[1] / size[0]) if size and size[0] > 0 else None
         url = image.url
-        if image.media_type == "image/svg+xml" and image.output_path and can_rasterize():
+        if image.media_type == "image/svg+xml" and image.output_path and can_rasterize() and height:
             url = url_of(self.site, email_rendition_path(image.output_path))   # Gmail shows no SVG
         return {"url": url, "alt": image.alt, "width": IMAGE_WIDTH, "height": height}
 
@@ -267,10 +268,10 @@ def _index_page(renderer: DigestRenderer, editions: list[Edition], path: str) ->
     why = renderer.t["digest_why_web"].format(newsletter=newsletter.title, site=site.text(site.title, lang))
     html = renderer.templates.render(
         "email/archive.html", lang=lang, t=renderer.t, site=site, up="../" * path.count("/"),
-        site_title=site.text(site.title, lang), title=title, canonical=url, alternates=[],
+        site_title=site.text(site.title, lang), title=title, canonical=url, alternates=[], hreflang=(),
         social=renderer.social(title, why, url), structured_data=None,
         home=url_of(site, index_path(site, lang)), head_feeds=["editions"],
-        feed_links=lambda _refs: feed_links, subscribe_url=renderer.config.service_url + "subscribe",
+        feed_links=lambda _refs: feed_links, subscribe_url=renderer.config.subscribe_url(lang),
         editions=[{"url": url_of(site, edition_path(newsletter.id, e.label).removesuffix("index.html")),
                    "title": renderer.subject(e)} for e in editions],
     )

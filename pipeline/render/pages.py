@@ -7,6 +7,7 @@ Dates are written in the page's language with Babel ("30. marraskuuta 2026").
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -16,7 +17,7 @@ from markupsafe import Markup
 
 from ..catalog import Catalog, key_of
 from ..media import email_rendition_path
-from ..model import NewsItem, Profile
+from ..model import Image, NewsItem, Profile
 from ..templating import Templates, load_templates
 from ..urls import (
     FEED_FORMATS,
@@ -33,38 +34,45 @@ from . import Output, Share, Sink, emit, seo
 
 __all__ = ["render"]
 
+Renditions = Callable[[Image], "tuple[int, int] | None"]
+
 FRONT_PAGE_ITEMS = 30
 ORGANIZATION_PAGE_ITEMS = 20
 
 
 def render(catalog: Catalog, templates: Path | None, sink: Sink | None = None,
-           share: Share | None = None, cache_dir: Path | None = None, png_renditions: bool = False) -> Sink:
+           share: Share | None = None, cache_dir: Path | None = None,
+           png_renditions: Renditions | None = None) -> Sink:
     """Every page (or ``share`` of them), each keyed by the fingerprints of the items it shows.
     ``templates`` is the site's own folder, if it has one (see :mod:`pipeline.templating`).
-    ``png_renditions``: the build publishes PNG renditions of the items' SVG pictures
-    (:func:`pipeline.media.email_rendition_path`), which link previews then show."""
+    ``png_renditions``: the build publishes PNG renditions of the SVG pictures and logos
+    that have a size (:func:`pipeline.media.email_rendition_path`), which link previews
+    then show; the function gives an image's rendition's size (None: it has none). None:
+    no renditions are published."""
     loaded = load_templates(templates, cache_dir)
     sink = Output() if sink is None else sink
     fp = catalog.item_fingerprint
     site = catalog.site
     count = len(catalog.items)
     position = {item.id: count - 1 - n for n, item in enumerate(catalog.items)} if share else {}
+    previews = "png" if png_renditions else "no-png"   # cairosvg installed or removed: pages change
     for lang in site.languages:
         page = _Pages(catalog, loaded, lang, png_renditions)
         for item in catalog.in_language(lang):
             if share and not share.owns(position[item.id]):
                 continue
-            key = key_of(catalog.fingerprint, "item", item.id, catalog.family_fingerprint(item))
+            key = key_of(catalog.fingerprint, "item", item.id, catalog.family_fingerprint(item), previews)
             emit(sink, news_path(item.slug), key, partial(page.item, item))
         if share and not share.owns(None):
             continue
         front = catalog.in_language(lang)[:FRONT_PAGE_ITEMS]
         emit(sink, index_path(site, lang),
-             key_of(catalog.fingerprint, "front", lang, *[fp(i) for i in front]), page.front)
+             key_of(catalog.fingerprint, "front", lang, previews, *[fp(i) for i in front]), page.front)
         for profile in catalog.profiles.values():
             shown = page.organization_items(profile)
             emit(sink, organization_path(site, lang, profile.slug),
-                 key_of(catalog.fingerprint, "organization", lang, profile.slug, *[fp(i) for i in shown]),
+                 key_of(catalog.fingerprint, "organization", lang, profile.slug, previews,
+                        *[fp(i) for i in shown]),
                  partial(page.organization, profile))
     return sink
 
@@ -72,10 +80,12 @@ def render(catalog: Catalog, templates: Path | None, sink: Sink | None = None,
 class _Pages:
     """Renders the pages of one language."""
 
-    def __init__(self, catalog: Catalog, templates: Templates, lang: str, png_renditions: bool = False):
+    def __init__(self, catalog: Catalog, templates: Templates, lang: str,
+                 png_renditions: Renditions | None = None):
         self.catalog, self.templates, self.lang = catalog, templates, lang
         self.png_renditions = png_renditions
         self.site = catalog.site
+        self.logo = seo.site_logo(self.site, lang)   # the preview of a page without a picture
         strings = templates.strings
         self.t = {**strings.get(self.site.default_language, {}), **strings.get(lang, {})}
         # 10,000 pages share a few thousand dates and a few dozen sets of feed links
@@ -84,13 +94,15 @@ class _Pages:
 
     def front(self) -> bytes:
         items = self.catalog.in_language(self.lang)[:FRONT_PAGE_ITEMS]
-        alternates = [(lang, url_of(self.site, index_path(self.site, lang)))
-                      for lang in self.site.languages if lang != self.lang]
+        versions = [(lang, url_of(self.site, index_path(self.site, lang))) for lang in self.site.languages]
         title = self.site.text(self.site.title, self.lang)
         social = self._social(title, self.site.text(self.site.description, self.lang) or title,
-                              url_of(self.site, index_path(self.site, self.lang)), self.site.languages)
+                              url_of(self.site, index_path(self.site, self.lang)), self.site.languages,
+                              image=self.logo)
         return self._page("pages/index.html", index_path(self.site, self.lang), title=title,
-                          items=items, feeds=self._feed_table(), alternates=alternates, social=social,
+                          items=items, feeds=self._feed_table(), social=social,
+                          alternates=[v for v in versions if v[0] != self.lang],
+                          hreflang=seo.hreflang(versions, self.site.default_language),
                           organizations=sorted(self.catalog.profiles.values(),
                                                key=lambda p: self._name(p).casefold()))
 
@@ -99,14 +111,19 @@ class _Pages:
         head_feeds = [FeedRef("index", item.lang, None)]
         head_feeds += [FeedRef("topic", item.lang, t) for t in item.topics]
         canonical = item.canonical_url or item.url
+        png = self._png(item.image)
         social = self._social(item.title, item.summary, canonical, [t.lang for t in translations],
-                              "article", self._item_image(item))
+                              "article", seo.social_image(item.image, png, fallback=self.logo))
         mentions = [seo.mentioned(self.catalog.profiles[slug], self._org_name(slug), self._org_url(slug))
                     for slug in item.organizations if slug in self.catalog.profiles]
-        data = seo.news_article(item, self.site, [self._topic_title(t) for t in item.topics], mentions)
+        data = seo.news_article(item, self.site, [self._topic_title(t) for t in item.topics], mentions, png)
+        # hreflang: none on a page that names another URL to index, nor to one (as the sitemap)
+        versions = [] if item.canonical_url else [(item.lang, item.url)] + [
+            (t.lang, t.url) for t in translations if not t.canonical_url]
         return self._page("pages/item.html", news_path(item.slug), title=item.title, item=item,
                           canonical=canonical, body=self.catalog.body(item),
                           alternates=[(t.lang, t.url) for t in translations],
+                          hreflang=seo.hreflang(versions, self.site.default_language),
                           translations=translations, head_feeds=head_feeds, social=social,
                           structured_data=seo.json_ld(data))
 
@@ -116,16 +133,18 @@ class _Pages:
 
     def organization(self, profile: Profile) -> bytes:
         path = organization_path(self.site, self.lang, profile.slug)
-        alternates = [(lang, url_of(self.site, organization_path(self.site, lang, profile.slug)))
-                      for lang in self.site.languages if lang != self.lang]
+        versions = [(lang, url_of(self.site, organization_path(self.site, lang, profile.slug)))
+                    for lang in self.site.languages]
         name, url = self._name(profile), url_of(self.site, path)
         summary = profile.summary.get(self.lang)
-        social = self._social(name, summary or name, url, self.site.languages,
-                              image=seo.social_image(profile.logo))
+        social = self._social(name, summary or name, url, self.site.languages, image=seo.social_image(
+            profile.logo, self._png(profile.logo), large=False, fallback=self.logo))
         data = seo.organization(profile, name, url, summary, self.lang)
         return self._page("pages/organization.html", path, title=name,
                           profile=profile, items=self.organization_items(profile),
-                          alternates=alternates, social=social, structured_data=seo.json_ld(data),
+                          alternates=[v for v in versions if v[0] != self.lang],
+                          hreflang=seo.hreflang(versions, self.site.default_language),
+                          social=social, structured_data=seo.json_ld(data),
                           head_feeds=[FeedRef("organization", self.lang, profile.slug)])
 
     # -- shared context ---------------------------------------------------------
@@ -133,6 +152,7 @@ class _Pages:
     def _page(self, template: str, path: str, **context) -> bytes:
         context.setdefault("canonical", url_of(self.site, path))
         context.setdefault("alternates", [])
+        context.setdefault("hreflang", ())
         context.setdefault("head_feeds", [FeedRef("index", self.lang, None)])
         context.setdefault("structured_data", None)
         # "up" (../../) is what the templates' relative and relative_html filters link with
@@ -152,13 +172,15 @@ class _Pages:
                           site_name=self.site.text(self.site.title, self.lang), lang=self.lang,
                           alternate_langs=tuple(langs), type=kind, image=image)
 
-    def _item_image(self, item: NewsItem) -> seo.SocialImage | None:
-        image = item.image
-        png = None
-        if (self.png_renditions and image and image.output_path
-                and image.media_type == "image/svg+xml"):
-            png = url_of(self.site, email_rendition_path(image.output_path))
-        return seo.social_image(image, png)
+    def _png(self, image: Image | None) -> seo.PngRendition | None:
+        """The published PNG rendition of an SVG ``image``, if it has one."""
+        if (self.png_renditions is None or image is None or not image.output_path
+                or image.media_type != seo.SVG):
+            return None
+        size = self.png_renditions(image)
+        if size is None:
+            return None
+        return seo.PngRendition(url_of(self.site, email_rendition_path(image.output_path)), *size)
 
     # Language of parts: a text shown in another language than the page's (a name or a
     # description that exists only in another language) carries its own lang attribute.

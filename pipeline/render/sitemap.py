@@ -3,7 +3,8 @@
 Each URL has its ``lastmod`` (an item's ``updated``, else its ``date``; a list page's
 newest item) and, where a page exists in other languages, ``xhtml:link`` hreflang
 alternates to each version, itself included (items: the translations sharing a
-``translation_key``). Above :data:`MAX_URLS` URLs (the protocol's limit) ``sitemap.xml``
+``translation_key``), and ``x-default``: the default language's version. Above
+:data:`MAX_URLS` URLs (the protocol's limit) ``sitemap.xml``
 becomes a sitemap index of ``sitemaps/sitemap-<n>.xml`` files. Items with a
 ``canonical_url`` are left out: their page names another URL as the one to index.
 """
@@ -16,20 +17,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from html import escape
+from urllib.parse import urlsplit
 
 from ..catalog import Catalog, key_of
 from ..config import Newsletter
 from ..editions import Edition
 from ..model import NewsItem
 from ..urls import index_path, organization_path, url_of
-from . import Listing, Output, Sink, emit
+from . import Listing, Output, Sink, emit, seo
 from .digest import archive_path, edition_path
 from .pages import FRONT_PAGE_ITEMS, ORGANIZATION_PAGE_ITEMS
 
-__all__ = ["MAX_URLS", "ROBOTS_PATH", "SITEMAP_PATH", "Url", "page_urls", "render"]
+__all__ = ["MAX_URLS", "ROBOTS_PATH", "SITEMAP_PATH", "Url", "page_urls", "render", "robots_txt"]
 
 SITEMAP_PATH = "sitemap.xml"
 ROBOTS_PATH = "robots.txt"
+PARTNERS_FOLDER = "syndication/partners/"
 MAX_URLS = 50_000
 XML = "application/xml"
 Editions = tuple[tuple[Newsletter, tuple[Edition, ...]], ...]
@@ -77,8 +80,17 @@ def render(catalog: Catalog, sink: Sink | None = None,
         emit(sink, SITEMAP_PATH, key, lambda: _index(
             [Url(part.loc, _newest(u.lastmod for u in urls()[start:start + max_urls]))
              for start, part in zip(starts, index, strict=True)]), listing)
-    sink.add(ROBOTS_PATH, f"User-agent: *\nAllow: /\n\nSitemap: {site.base_url}{SITEMAP_PATH}\n".encode())
+    sink.add(ROBOTS_PATH, robots_txt(site.base_url).encode())
     return sink
+
+
+def robots_txt(base_url: str) -> str:
+    """Crawl everything but the partners' files (partner-only items live there; they are
+    not secret, only not for the public), under the site's path; the Disallow line first,
+    for crawlers that take the first rule that matches."""
+    path = urlsplit(base_url).path or "/"
+    return (f"User-agent: *\nDisallow: {path}{PARTNERS_FOLDER}\nAllow: /\n\n"
+            f"Sitemap: {base_url}{SITEMAP_PATH}\n")
 
 
 def _key(catalog: Catalog, editions: Editions, max_urls: int) -> str:
@@ -93,24 +105,25 @@ def _key(catalog: Catalog, editions: Editions, max_urls: int) -> str:
 def page_urls(catalog: Catalog) -> Iterator[Url]:
     """The front pages, item pages and organization pages (see :mod:`.pages`)."""
     site = catalog.site
+    default = site.default_language
     fronts = tuple((lang, url_of(site, index_path(site, lang))) for lang in site.languages)
     for lang, url in fronts:
         shown = catalog.in_language(lang)[:FRONT_PAGE_ITEMS]
-        yield Url(url, _newest(i.modified for i in shown), _several(fronts))
-    families = {key: _versions(group) for key, group in catalog.by_translation_key.items()}
+        yield Url(url, _newest(i.modified for i in shown), seo.hreflang(fronts, default))
+    families = {key: _versions(group, default) for key, group in catalog.by_translation_key.items()}
     for item in catalog.items:
         if item.canonical_url:
             continue
         alternates = families.get(item.translation_key, ()) if item.translation_key else ()
         if alternates and (item.lang, item.url) not in alternates:   # two versions in one language
-            alternates = _versions((item, *catalog.translations(item)))
+            alternates = _versions((item, *catalog.translations(item)), default)
         yield Url(item.url, item.modified, alternates)
     for slug in catalog.profiles:
         pages = tuple((lang, url_of(site, organization_path(site, lang, slug))) for lang in site.languages)
         items = catalog.by_organization.get(slug, ())
         for lang, url in pages:
             shown = [i for i in items if i.lang == lang][:ORGANIZATION_PAGE_ITEMS]
-            yield Url(url, _newest(i.modified for i in shown), _several(pages))
+            yield Url(url, _newest(i.modified for i in shown), seo.hreflang(pages, default))
 
 
 def archive_urls(catalog: Catalog, editions: Iterable[tuple[Newsletter, Sequence[Edition]]]) -> Iterator[Url]:
@@ -122,18 +135,14 @@ def archive_urls(catalog: Catalog, editions: Iterable[tuple[Newsletter, Sequence
             yield Url(url_of(site, edition_path(newsletter.id, edition.label)), edition.scheduled)
 
 
-def _versions(items: Iterable[NewsItem]) -> tuple[tuple[str, str], ...]:
+def _versions(items: Iterable[NewsItem], default: str) -> tuple[tuple[str, str], ...]:
     """hreflang alternates between translations: the first of each language, none where
     the page is not to be indexed (``canonical_url``)."""
     versions: dict[str, str] = {}
     for item in items:
         if not item.canonical_url:
             versions.setdefault(item.lang, item.url)
-    return _several(tuple(sorted(versions.items())))
-
-
-def _several(alternates: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
-    return alternates if len(alternates) > 1 else ()
+    return seo.hreflang(versions.items(), default)
 
 
 def _newest(instants: Iterable[datetime | None]) -> datetime | None:
