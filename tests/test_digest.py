@@ -607,3 +607,14 @@ def test_a_segment_ending_in_a_full_line_still_keeps_lines_within_76(piece):
     encoded = _qp_join(_qp_segments(piece + placeholder + "tail", placeholder), "T" * 10 + ".x")
     assert all(len(line) <= 76 for line in encoded.split("\r\n")), encoded
     assert quopri.decodestring(encoded.replace("\r\n", "\n").encode()).decode() == piece + "T" * 10 + ".xtail"
+
+
+def test_an_svg_cairosvg_cannot_draw_is_linked_as_itself_never_as_a_missing_png(dsite):
+    dsite.write("media/blank.svg", '<svg xmlns="http://www.w3.org/2000/svg"/>')   # no size
+    news(dsite, "a", "2026-11-24T09:00", translation_key="a", image="{src: media/blank.svg, alt: Blank}")
+    assert main(["build", "--now", "2026-12-01T12:00", "--config", str(dsite.config_path)]) == 0
+    assert not (dsite.output / "media" / "email").exists()
+    state = State(dsite, "2026-12-01T12:00")
+    message = state.factory(state.edition()).message(Recipient("1", "a@example.org"))
+    [image] = [i for i in lxml.html.fromstring(message.get_body(("html",)).get_content()).iter("img")]
+    assert image.get("src").endswith("-blank.svg")

@@ -22,7 +22,7 @@ from .feed_model import safe_url
 __all__ = ["HEADLINE_CHARS", "PngRendition", "Social", "SocialImage", "headline", "hreflang", "json_ld",
            "news_article", "og_locale", "organization", "site_logo", "site_logo_url", "social_image"]
 
-HEADLINE_CHARS = 110   # what Google shows of a NewsArticle's headline
+HEADLINE_CHARS = 110   # the longest NewsArticle headline Google has asked for
 
 
 @dataclass(frozen=True)
