@@ -128,6 +128,8 @@ def _renditions(config: Config, content: Content) -> Callable[[Image], tuple[int
     cairosvg is installed, of each SVG it can draw (one with a size): link previews show
     them (Facebook, LinkedIn and X show no SVG), and so do emails (nor do Gmail and
     Outlook). The size of an SVG's rendition (None: it has none), or None without cairosvg."""
+    if not any(medium.media_type == "image/svg+xml" for medium in content.media.values()):
+        return None   # nothing to draw: cairosvg (half a second to import) is not loaded
     return rendition_sizes(content, config) if can_rasterize() else None
 
 
