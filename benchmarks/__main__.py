@@ -257,6 +257,12 @@ def preflight(workdir: Path, tools: list[Tool]) -> None:
         raise BuildFailed(f"{sys.executable} cannot import {', '.join(modules)} from outside "
                           "the repository; install them with: python -m pip install -e '.[bench]'",
                           check.stderr)
+    # Byte-code as an installed package has it (pip compiles on install; an editable install
+    # or PYTHONDONTWRITEBYTECODE leaves none): else every child compiles the tool anew.
+    compile_code = (f"import compileall, os, {', '.join(modules)}\n"
+                    f"for m in ({', '.join(modules)},):\n"
+                    "    compileall.compile_dir(os.path.dirname(m.__file__), quiet=1)\n")
+    subprocess.run([sys.executable, "-c", compile_code], cwd=workdir, capture_output=True, check=False)
 
 
 # -- the printout --------------------------------------------------------------------------
