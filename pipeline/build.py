@@ -226,9 +226,10 @@ def catalog_for(config: Config, content: Content, now: datetime) -> Catalog:
 
 
 def world_fingerprint(config: Config, content: Content) -> str:
-    """A digest of everything but the items that output depends on: Newsroom's code and
-    the libraries that write for it, newsroom.toml, the templates and the profiles. When
-    it changes, every file is rendered again."""
+    """A digest of everything but the items and the profiles that output depends on:
+    Newsroom's code and the libraries that write for it, newsroom.toml and the templates.
+    When it changes, every file is rendered again. (Profiles are in the keys of what shows
+    them: :attr:`Catalog.profiles_fingerprint`, :meth:`Catalog.profile_fingerprint`.)"""
     import babel
     import feedgen.version
     import jinja2
@@ -236,8 +237,7 @@ def world_fingerprint(config: Config, content: Content) -> str:
 
     templates = [(name, _file_hash(path)) for name, path in template_files(config.paths.templates)]
     return digest(_code_hash(), sys.version, babel.__version__, feedgen.version.version_str,
-                  jinja2.__version__, etree.LXML_VERSION, config.path.read_bytes(), templates,
-                  content.profiles)
+                  jinja2.__version__, etree.LXML_VERSION, config.path.read_bytes(), templates)
 
 
 _CODE_SUFFIXES = (".py", ".json", ".html", ".css", ".toml", ".txt", ".xml")   # built-in templates too

@@ -79,6 +79,27 @@ class Catalog:
             return self.item_fingerprint(item)
         return self._group_fingerprints.get(item.translation_key) or self.item_fingerprint(item)
 
+    @cached_property
+    def _shown_fingerprints(self) -> dict[str, str]:
+        return {slug: digest(slug, profile.name, profile.website) for slug, profile in self.profiles.items()}
+
+    def profile_fingerprint(self, slug: str) -> str:
+        """What an item shows of one of its organizations (its name in each language and
+        its website); empty for a slug without a profile. An edit of a profile's text or
+        logo leaves the items' pages and feed entries alone."""
+        return self._shown_fingerprints.get(slug, "")
+
+    def _file_fingerprint(self, profile: Profile) -> str:
+        known = self.item_fingerprints.get(profile.source)
+        return known if known is not None else digest(profile)
+
+    @cached_property
+    def profiles_fingerprint(self) -> str:
+        """Changes with any profile: what shows every organization (front pages, directory
+        files) depends on it; an item's page and feed entries only on their own
+        organizations' (:meth:`profile_fingerprint`)."""
+        return digest(sorted((slug, self._file_fingerprint(p)) for slug, p in self.profiles.items()))
+
     def item_fingerprint(self, item: NewsItem) -> str:
         """Changes whenever anything about the item's record (body included) changes."""
         known = self.item_fingerprints.get(item.source)

@@ -259,3 +259,45 @@ def test_a_state_saved_two_builds_ago_is_not_trusted(big_site, cold_dir, tmp_pat
     state.write_bytes(saved)          # restored from a backup, say: the folders' inodes match again
     story(site, "en-3", 3, body="An unrelated edit.\n")
     assert_same_as_cold(site, cold_dir)
+
+
+def test_a_profile_edit_rerenders_only_what_shows_that_organization(big_site, cold_dir, monkeypatch):
+    site = big_site
+    site.write_news("kuh-news", "title: Hospital news\ndate: 2026-10-03T09:00\nlang: en\n"
+                                "topics: [neurological]\norganizations: [kuh]\n")
+    assert_same_as_cold(site, cold_dir)
+    rendered: list[str] = []
+    add = Publisher.add
+
+    def spy(self, path, *args, **kwargs):
+        rendered.append(path)
+        return add(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(Publisher, "add", spy)
+    monkeypatch.setattr(build, "SPLIT_ABOVE", 10**9)   # one process: the spy sees every page
+    site.write_profile("kuh", "name: {en: KUH Renamed, fi: KYS Uusi}\nkind: hospital\n")
+    report = rebuild(site)
+    monkeypatch.undo()
+    assert tree(site.output) == tree(_cold(site, cold_dir))
+    assert "news/kuh-news/index.html" in report.published.changed      # it names the hospital
+    assert {"organizations/kuh/index.html", "index.html", "feeds/en/organizations/kuh.atom"} <= set(rendered)
+    assert not {f"news/en-{day}/index.html" for day in range(1, 15)} & set(rendered)   # uef's items
+    assert "feeds/en/organizations/uef.atom" not in rendered
+    assert len(rendered) < report.published.files / 3
+
+    rendered.clear()   # its description only: no item shows it, no feed names it
+    monkeypatch.setattr(Publisher, "add", spy)
+    monkeypatch.setattr(build, "SPLIT_ABOVE", 10**9)
+    site.write_profile("kuh", "name: {en: KUH Renamed, fi: KYS Uusi}\nkind: hospital\n",
+                       "A new description of the hospital.\n")
+    rebuild(site)
+    monkeypatch.undo()
+    assert tree(site.output) == tree(_cold(site, cold_dir))
+    assert "organizations/kuh/index.html" in rendered
+    assert not [path for path in rendered if path.startswith(("news/", "feeds/"))], rendered
+
+
+def _cold(site: Site, tmp_path: Path) -> Path:
+    copy = copy_for_cold_build(site, tmp_path / "cold")
+    build_site(load_config(copy / "newsroom.toml"), NOW)
+    return copy / "output"

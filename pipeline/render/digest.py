@@ -247,11 +247,12 @@ def render_archive(renderer: DigestRenderer, editions: list[Edition], sink: Sink
     catalog, newsletter = renderer.catalog, renderer.newsletter
     fp = catalog.item_fingerprint
     for edition in editions:
-        key = key_of(catalog.fingerprint, "edition", edition.id,
+        key = key_of(catalog.fingerprint, catalog.profiles_fingerprint, "edition", edition.id,
                      *[fp(e.item) if e.item is not None else "-" for e in edition.entries])
         emit(sink, edition_path(newsletter.id, edition.label), key, lambda e=edition: renderer.web_page(e))
     index = archive_path(newsletter.id)
-    emit(sink, index, key_of(catalog.fingerprint, "editions", newsletter.id, *[e.id for e in editions]),
+    emit(sink, index, key_of(catalog.fingerprint, catalog.profiles_fingerprint, "editions", newsletter.id,
+                             *[e.id for e in editions]),
          lambda: _index_page(renderer, editions, index),
          Listing(kind="digest-archive", media_type="text/html", title=newsletter.title,
                  language=newsletter.lang, items=len(editions),
@@ -292,7 +293,8 @@ def render_edition_feeds(renderer: DigestRenderer, editions: list[Edition], sink
                   publisher=xml_text(site.text(site.title, renderer.lang)), home_url=site.base_url,
                   self_urls=urls, feed_id=urls["atom"], updated=updated, entries=entries)
     fp = renderer.catalog.item_fingerprint
-    key = key_of(renderer.catalog.fingerprint, "edition-feeds", newsletter.id,
+    key = key_of(renderer.catalog.fingerprint, renderer.catalog.profiles_fingerprint, "edition-feeds",
+                 newsletter.id,
                  *[f"{e.id}:" + ",".join(fp(x.item) if x.item else "-" for x in e.entries) for e in editions])
     documents: dict[str, bytes] = {}
 

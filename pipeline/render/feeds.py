@@ -112,7 +112,9 @@ class _Plan:
         # an archive page links to its neighbours: it changes when it stops being the last;
         # the subscription document links to the last page: it changes with their number
         shape = str(pages) if layout.number == 0 else str(layout.number == pages - 1)
-        key = key_of(self.catalog.fingerprint, ref.path("atom"), str(layout.number), shape, fallback,
+        # an organization's feed is titled with its name
+        named = self.catalog.profile_fingerprint(ref.key) if ref.kind == "organization" else ""
+        key = key_of(self.catalog.fingerprint, named, ref.path("atom"), str(layout.number), shape, fallback,
                      *[entry_keys[item.id] for item in members])
         paths = {fmt: ref.path(fmt) if layout.number == 0 else archive_path(ref, layout.number, fmt)
                  for fmt in FEED_FORMATS}
@@ -165,9 +167,12 @@ class _Plan:
     def _entry_keys(self) -> dict[str, str]:
         """What each item's entry depends on: itself, its translations, its ``updated``
         (written out only where it is not the item's own: a tie moved it, or the clock)."""
-        family, updated = self.catalog.family_fingerprint, self.updated
+        catalog, updated = self.catalog, self.updated
+        family, profile = catalog.family_fingerprint, catalog.profile_fingerprint
+        # an entry names its organizations (categories): their profiles are part of it
         return {item.id: f"{item.id} {family(item)} "
                          f"{'' if updated[item.id] is item.modified else updated[item.id].isoformat()}"
+                         f"{''.join(' ' + profile(slug) for slug in item.organizations)}"
                 for item in self.catalog.items}
 
 

@@ -61,17 +61,20 @@ def render(catalog: Catalog, templates: Path | None, sink: Sink | None = None,
         for item in catalog.in_language(lang):
             if share and not share.owns(position[item.id]):
                 continue
-            key = key_of(catalog.fingerprint, "item", item.id, catalog.family_fingerprint(item), previews)
+            key = key_of(catalog.fingerprint, "item", item.id, catalog.family_fingerprint(item), previews,
+                         *[catalog.profile_fingerprint(slug) for slug in item.organizations])
             emit(sink, news_path(item.slug), key, partial(page.item, item))
         if share and not share.owns(None):
             continue
         front = catalog.in_language(lang)[:FRONT_PAGE_ITEMS]
         emit(sink, index_path(site, lang),
-             key_of(catalog.fingerprint, "front", lang, previews, *[fp(i) for i in front]), page.front)
+             key_of(catalog.fingerprint, catalog.profiles_fingerprint, "front", lang, previews,
+                    *[fp(i) for i in front]), page.front)
         for profile in catalog.profiles.values():
             shown = page.organization_items(profile)
             emit(sink, organization_path(site, lang, profile.slug),
-                 key_of(catalog.fingerprint, "organization", lang, profile.slug, previews,
+                 key_of(catalog.fingerprint, catalog.profiles_fingerprint, "organization", lang,
+                        profile.slug, previews,
                         *[fp(i) for i in shown]),
                  partial(page.organization, profile))
     return sink

@@ -40,7 +40,7 @@ def render(catalog: Catalog, partners: tuple[Partner, ...], sink: Sink | None = 
         language = partner.languages[0] if len(partner.languages) == 1 else None
         translations = _translation_index(_pool(catalog, partner))
         # an item shows its translations' links: their fingerprints are part of the key
-        key = key_of(catalog.fingerprint, partner.id, str(updated), *[
+        key = key_of(catalog.fingerprint, catalog.profiles_fingerprint, partner.id, str(updated), *[
             fp(item) + "".join(fp(t) for t in translations.get(item.translation_key or "", ()))
             for item in items])
         emit(output, partner_path(partner.id), key,

@@ -99,7 +99,8 @@ def _key(catalog: Catalog, editions: Editions, max_urls: int) -> str:
     items = [f"{i.url} {i.lang} {i.modified.timestamp()} {i.translation_key} {i.canonical_url}"
              for i in catalog.items]
     issues = [f"{n.id} {e.label} {e.scheduled.timestamp()}" for n, published in editions for e in published]
-    return key_of(catalog.fingerprint, "sitemap", str(max_urls), *items, *issues)
+    return key_of(catalog.fingerprint, catalog.profiles_fingerprint, "sitemap", str(max_urls), *items,
+                  *issues)
 
 
 def page_urls(catalog: Catalog) -> Iterator[Url]:
