@@ -231,7 +231,7 @@ class Publisher:
     @property
     def fresh(self) -> bool:
         """Every file will be rendered: nothing is known about the published tree, or it
-        was rendered from other code, templates, configuration or profiles."""
+        was rendered from other code, templates or configuration."""
         return self._old is None or self._old.world != self.world
 
     def records(self) -> tuple:
