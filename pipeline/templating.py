@@ -68,11 +68,15 @@ def load_templates(site_folder: Path | None, cache_dir: Path | None = None) -> T
     if site_folder is not None and not site_folder.is_dir():
         raise TemplateError(f"{site_folder}: the templates folder named in newsroom.toml "
                             "([paths] templates) does not exist")
-    env = _environment(tuple(folders(site_folder)), cache_dir)
+    own = template_files(site_folder)
+    # The names of the site's own templates are part of the environment's identity: Jinja
+    # notices a changed file, not a new one that now hides a built-in template it has cached
+    # (a long-running `newsroom run` would keep rendering the built-in one).
+    env = _environment(tuple(folders(site_folder)), cache_dir, frozenset(name for name, _ in own))
     # The site's own templates are compiled now, used or not, so a mistake in one is found
     # before anything is rendered; the built-in ones (tested) when first used: compiling
     # all of them would cost a rebuild after one edit some 50 ms.
-    for name, _ in template_files(site_folder):
+    for name, _ in own:
         if name.endswith((".html", ".txt", ".xml")):
             try:
                 env.get_template(name)
@@ -94,7 +98,7 @@ def template_files(site_folder: Path | None) -> list[tuple[str, Path]]:
 
 
 @lru_cache(maxsize=4)
-def _environment(search: tuple[Path, ...], cache_dir: Path | None) -> Environment:
+def _environment(search: tuple[Path, ...], cache_dir: Path | None, own: frozenset[str]) -> Environment:
     bytecode = None
     if cache_dir is not None:
         try:

@@ -80,3 +80,16 @@ def test_a_broken_template_is_an_error_naming_the_file(news, capsys, name, text,
 def test_the_built_in_templates_are_part_of_the_package():
     assert (BUILTIN / "pages" / "item.html").is_file() and (BUILTIN / "strings.toml").is_file()
     assert BUILTIN.parent.name == "pipeline"
+
+
+def test_a_long_running_process_sees_a_template_the_site_adds_later(news):
+    """`newsroom run` builds in one process: an override added after the built-in template
+    was first used must win from the next build on."""
+    (news.root / "templates").mkdir()
+    assert build(news) == 0                               # the built-in item.html, cached
+    own = news.root / "templates" / "pages" / "item.html"
+    own.parent.mkdir()
+    own.write_text('{% extends "pages/base.html" %}{% block main %}<p class="later">{{ item.title }}</p>'
+                   "{% endblock %}")
+    assert build(news) == 0
+    assert '<p class="later">Good news</p>' in (news.output / "news" / "good" / "index.html").read_text()
