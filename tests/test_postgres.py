@@ -26,6 +26,8 @@ from .conftest import HELSINKI, SITE_TOML, Site
 from .smtp_server import Script, SmtpServer
 from .test_delivery import SMTP_TOML
 from .test_digest import SECRET, news
+from .test_runtime import wait_for
+from .test_statedb import database_of_the_previous_revision
 
 SEND_AT = datetime(2026, 12, 1, 12, 0, tzinfo=HELSINKI)
 
@@ -47,15 +49,6 @@ def subscribe(site: Site, count: int, prefix: str = "reader") -> list[str]:
     return emails
 
 
-def wait_for(condition, seconds: float = 60) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 # -- the schema and every table ---------------------------------------------------------------
 
 
@@ -74,20 +67,7 @@ def test_migrations_make_the_same_tables_on_postgresql(pg_url, tmp_path):
 
 
 def test_a_postgresql_database_of_the_previous_revision_is_upgraded(pg_url):
-    from alembic import command
-    from alembic.config import Config
-    from sqlalchemy import create_engine, text
-
-    import pipeline.statedb
-
-    engine = create_engine(pg_url)
-    with engine.begin() as connection:
-        config = Config()
-        config.set_main_option("script_location", str(Path(pipeline.statedb.__file__).parent / "migrations"))
-        config.attributes["connection"] = connection
-        command.upgrade(config, KNOWN[-2])
-        connection.execute(text("INSERT INTO editions VALUES ('w', '2026-W49', 'a', 'b', 'c')"))
-    engine.dispose()
+    database_of_the_previous_revision(pg_url)
     db = open_database(pg_url)
     assert db.query("SELECT version_num FROM alembic_version") == [(HEAD,)]
     assert db.query("SELECT edition FROM editions") == [("2026-W49",)]

@@ -74,15 +74,15 @@ def test_a_database_from_before_migrations_is_upgraded_and_keeps_its_rows(tmp_pa
     db.close()
 
 
-def test_a_database_of_the_previous_revision_is_upgraded_and_keeps_its_rows(tmp_path, transport):
+def database_of_the_previous_revision(url: str) -> None:
+    """Migrate the database at ``url`` to the revision before the head, with an edition in it."""
     from alembic import command
     from alembic.config import Config
     from sqlalchemy import create_engine, text
 
     import pipeline.statedb
 
-    path = tmp_path / "previous.db"
-    engine = create_engine(f"sqlite:///{path}")
+    engine = create_engine(url)
     with engine.begin() as connection:
         config = Config()
         config.set_main_option("script_location", str(Path(pipeline.statedb.__file__).parent / "migrations"))
@@ -90,6 +90,11 @@ def test_a_database_of_the_previous_revision_is_upgraded_and_keeps_its_rows(tmp_
         command.upgrade(config, KNOWN[-2])
         connection.execute(text("INSERT INTO editions VALUES ('w', '2026-W49', 'a', 'b', 'c')"))
     engine.dispose()
+
+
+def test_a_database_of_the_previous_revision_is_upgraded_and_keeps_its_rows(tmp_path, transport):
+    path = tmp_path / "previous.db"
+    database_of_the_previous_revision(f"sqlite:///{path}")
     db = open_database(url_of(path, transport))
     assert db.query("SELECT version_num FROM alembic_version") == [(HEAD,)]
     assert db.query("SELECT edition FROM editions") == [("2026-W49",)]
