@@ -9,6 +9,7 @@ same seed always gives the same bytes, so every round and both tools see one cor
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -129,6 +130,16 @@ def _markdown(rng: random.Random, vocabulary: list[str], words: int, organizatio
     return "\n\n".join(blocks) + "\n"
 
 
+def _write_stories(corpus: list[Story], path_of: Callable[[Story, str], Path],
+                   render: Callable[[Story, str], str]) -> None:
+    """Each story in both languages, as ``render`` writes it, at ``path_of(story, lang)``."""
+    for story in corpus:
+        for lang in ("en", "fi"):
+            path = path_of(story, lang)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render(story, lang), encoding="utf-8")
+
+
 # -- Newsroom --------------------------------------------------------------------------
 
 
@@ -139,11 +150,8 @@ def write_newsroom_site(site: Path, corpus: list[Story]) -> None:
     (site / "newsroom.toml").write_text(_newsroom_toml(), encoding="utf-8")
     for slug, (en, fi, kind) in ORGANIZATIONS.items():
         (content / "profiles" / f"{slug}.md").write_text(_profile(slug, en, fi, kind), encoding="utf-8")
-    for story in corpus:
-        folder = content / "news" / f"{story.date:%Y}" / f"{story.date:%m}"
-        folder.mkdir(parents=True, exist_ok=True)
-        for lang in ("en", "fi"):
-            (folder / f"{story.slug}-{lang}.md").write_text(newsroom_item(story, lang), encoding="utf-8")
+    _write_stories(corpus, lambda story, lang: (content / "news" / f"{story.date:%Y}" / f"{story.date:%m}"
+                                                / f"{story.slug}-{lang}.md"), newsroom_item)
 
 
 def newsroom_item(story: Story, lang: str, extra: str = "") -> str:
@@ -208,11 +216,8 @@ def write_pelican_site(site: Path, corpus: list[Story]) -> None:
     """The same stories as Pelican Markdown: category = first topic, tags = the other topics
     and the organizations, translations linked by a shared slug."""
     content = site / "content"
-    for story in corpus:
-        folder = content / f"{story.date:%Y}" / f"{story.date:%m}"
-        folder.mkdir(parents=True, exist_ok=True)
-        for lang in ("en", "fi"):
-            (folder / f"{story.slug}-{lang}.md").write_text(pelican_item(story, lang), encoding="utf-8")
+    _write_stories(corpus, lambda story, lang: (content / f"{story.date:%Y}" / f"{story.date:%m}"
+                                                / f"{story.slug}-{lang}.md"), pelican_item)
     (site / "pelicanconf.py").write_text(PELICAN_SETTINGS, encoding="utf-8")
 
 
@@ -273,11 +278,8 @@ def write_hugo_site(site: Path, corpus: list[Story]) -> None:
     item pages, paginated lists for the home page, topics and organizations, and RSS and
     JSON Feed (50 items) for each of those, in each language."""
     content = site / "content" / "news"
-    for story in corpus:
-        folder = content / f"{story.date:%Y}" / f"{story.date:%m}"
-        folder.mkdir(parents=True, exist_ok=True)
-        for lang in ("en", "fi"):
-            (folder / f"{story.slug}.{lang}.md").write_text(hugo_item(story, lang), encoding="utf-8")
+    _write_stories(corpus, lambda story, lang: (content / f"{story.date:%Y}" / f"{story.date:%m}"
+                                                / f"{story.slug}.{lang}.md"), hugo_item)
     (site / "hugo.toml").write_text(HUGO_CONFIG, encoding="utf-8")
     for name, text in HUGO_LAYOUTS.items():
         path = site / "layouts" / name

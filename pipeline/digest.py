@@ -30,7 +30,7 @@ from .subscribers import SubscriberStore
 from .templating import load_templates
 
 __all__ = ["NewsletterStatus", "Preview", "Sending", "edition_factory", "edition_messages",
-           "newsletter_status", "render_preview", "send_edition"]
+           "newsletter_status", "render_preview", "send_edition", "send_lock"]
 
 SAMPLE = Recipient(id="preview", email="subscriber@example.org", name="Sample Subscriber")
 
@@ -138,7 +138,11 @@ def send_edition(config: Config, newsletter_id: str, now: datetime, content_dir:
             workers = live_workers(db, datetime.now(UTC))
             if workers and not here:
                 return Sending(edition, queued, None, workers)
-            with _send_lock(config, newsletter.id, db):
+            with send_lock(config, newsletter.id, db) as held:
+                if not held:
+                    lock = config.paths.state / f".send-{newsletter.id}.lock"
+                    raise ConfigError(f"another `newsroom digest send {newsletter.id}` or `newsroom worker` "
+                                      f"is sending it (it holds {lock}); let it finish")
                 factory = edition_factory(config, catalog, content, edition, now, secret_)
                 [(todo,)] = db.query("SELECT COUNT(*) FROM sends WHERE newsletter = :nl AND edition = :ed"
                                      " AND status IN ('queued', 'sending')", {"nl": newsletter.id,
@@ -166,18 +170,15 @@ def edition_factory(config: Config, catalog: Catalog, content: Content, edition:
 
 
 @contextmanager
-def _send_lock(config: Config, newsletter_id: str, db) -> Iterator[None]:
-    """On SQLite, one sender of a newsletter at a time on this machine (leases then need no
-    clock); a server database's leases let any number of senders share the rows."""
+def send_lock(config: Config, newsletter_id: str, db) -> Iterator[bool]:
+    """Whether this process may send the newsletter now (held for the block). On SQLite one
+    sender of a newsletter at a time on this machine (leases then need no clock); a server
+    database's leases let any number of senders share the rows: always True."""
     if db.dialect != "sqlite":
-        yield
+        yield True
         return
     with state_lock(config, f"send-{newsletter_id}") as held:
-        if not held:
-            lock = config.paths.state / f".send-{newsletter_id}.lock"
-            raise ConfigError(f"another `newsroom digest send {newsletter_id}` or `newsroom worker` is "
-                              f"sending it (it holds {lock}); let it finish")
-        yield
+        yield held
 
 
 def edition_messages(config: Config, catalog: Catalog, content: Content, edition: Edition,

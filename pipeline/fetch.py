@@ -32,6 +32,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from .model import excerpt, printable
+
 __all__ = ["MAX_REDIRECTS", "FetchError", "Fetched", "Fetcher"]
 
 MAX_REDIRECTS = 5
@@ -206,9 +208,8 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {_short(str(exc))}"
 
 
-def _short(text: str, limit: int = 120) -> str:
-    text = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _short(text: str) -> str:
+    return excerpt(printable(text), 119, quote=False)
 
 
 def _is_internal(host: str) -> bool:

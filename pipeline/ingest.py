@@ -42,6 +42,7 @@ from .fetch import Fetcher, FetchError
 from .frontmatter import FrontMatterError, split_document
 from .markup import derive_summary
 from .model import excerpt
+from .publish import write_atomically
 from .readers import parse_news
 from .statedb import Database, state_database, state_lock
 
@@ -282,7 +283,7 @@ def _write_new(config: Config, source: Source, path: Path, content: Path, theirs
             raise _Skip(f"{path.relative_to(content)} exists and holds another item")
         report.unchanged += 1
         return parsed
-    _write_atomically(path, raw)
+    write_atomically(path, raw)
     report.new += 1
     return parsed
 
@@ -299,13 +300,13 @@ def _update(config: Config, source: Source, path: Path, content: Path, base: dic
     raw_theirs, parsed_theirs = _render(config, source, path, content, theirs)
     sidecar = path.with_name(path.name + ".upstream")
     if mine is None:   # kept as it is, and the base too: once fixed, upstream's change merges
-        _write_atomically(sidecar, raw_theirs)
+        write_atomically(sidecar, raw_theirs)
         report.conflicts.append(f"conflict in {path.relative_to(content)}: its front matter cannot be "
                                 f"read; upstream's version is in {sidecar.name}")
         return None
     merged, conflicts = _merge(base, mine, theirs)
     if conflicts:
-        _write_atomically(sidecar, raw_theirs)
+        write_atomically(sidecar, raw_theirs)
         report.conflicts.append(
             f"conflict in {path.relative_to(content)}: {', '.join(conflicts)} changed both here and "
             f"upstream; the editor's version is kept, upstream's is in {sidecar.name}")
@@ -313,7 +314,7 @@ def _update(config: Config, source: Source, path: Path, content: Path, base: dic
         raw, _ = _render(config, source, path, content, merged)
         if _stamp(path) != stamp:   # an editor saved meanwhile: theirs wins, merge next time
             raise _Skip(f"{path.name} changed while it was merged; merged at the next fetch")
-        _write_atomically(path, raw)
+        write_atomically(path, raw)
         report.updated += 1
     elif not conflicts:
         report.unchanged += 1
@@ -527,18 +528,6 @@ def _read_existing(path: Path, max_bytes: int) -> bytes | None:
     if len(data) > max_bytes:
         raise _Skip(f"{path.name} is larger than limits.content_file_bytes")
     return data
-
-
-def _write_atomically(path: Path, raw: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "xb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 # -- the sources' state ------------------------------------------------------------------------

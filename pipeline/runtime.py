@@ -252,7 +252,7 @@ class Leadership:
         self.config, self.url = config, database_url(config)
         self._connection = None
         self._engine = None
-        self._file = None
+        self._held_lock: contextlib.ExitStack | None = None   # SQLite: the held state lock
         self._leads = False
 
     def __enter__(self) -> Leadership:
@@ -272,16 +272,13 @@ class Leadership:
         if self._on_server:
             self._leads = self._try_advisory_lock()
             return self._leads
-        import fcntl
+        from .statedb import state_lock
 
-        if self._file is None:
-            self.config.paths.state.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.config.paths.state / ".scheduler.lock", "a+b")   # noqa: SIM115
-        try:
-            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        held = contextlib.ExitStack()   # the state lock, kept entered for as long as this leads
+        if not held.enter_context(state_lock(self.config, "scheduler")):
+            held.close()
             return False
-        self._leads = True
+        self._held_lock, self._leads = held, True
         return True
 
     def wait_to_lead(self, stop: threading.Event) -> bool:
@@ -316,9 +313,9 @@ class Leadership:
 
     def release(self) -> None:
         self._drop_connection()
-        if self._file is not None:
-            self._file.close()   # closing releases the flock
-            self._file = None
+        if self._held_lock is not None:
+            self._held_lock.close()   # leaves the state lock
+            self._held_lock = None
         self._leads = False
 
     def _try_advisory_lock(self) -> bool:

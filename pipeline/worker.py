@@ -16,14 +16,13 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .build import ContentErrors
 from .config import Config, ConfigError, secret
 from .delivery import LEASE_SECONDS, owner_name, send_queued, utc_stamp
-from .statedb import Database, state_database, state_lock
+from .statedb import Database, state_database
 
 __all__ = ["open_editions", "run_worker"]
 
@@ -113,7 +112,7 @@ def _send(config: Config, db: Database, newsletter_id: str, label: str, me: str,
           stop: threading.Event, secret_: str | None, content_dir: Path | None) -> int:
     """One edition's open rows, as many as this worker can claim; the number sent."""
     from .build import catalog_for
-    from .digest import _content, edition_factory
+    from .digest import _content, edition_factory, send_lock
     from .editions import EditionStore
     from .senders import senders_for
     from .subscribers import SubscriberStore
@@ -126,7 +125,7 @@ def _send(config: Config, db: Database, newsletter_id: str, label: str, me: str,
         _postpone(db, newsletter_id, label, lease_seconds)
         return 0
     exclusive = db.dialect == "sqlite"
-    with state_lock(config, f"send-{newsletter_id}") if exclusive else nullcontext(True) as held:
+    with send_lock(config, newsletter_id, db) as held:
         if not held:
             return 0   # SQLite: one sender of a newsletter at a time
         now = datetime.now(UTC).astimezone(config.site.timezone)

@@ -20,11 +20,10 @@ from pipeline.build import build_site
 from pipeline.cli import main
 from pipeline.digest import send_edition
 from pipeline.statedb import HEAD, KNOWN, open_database, state_database
-from pipeline.subscribers import SubscriberStore
 
 from .conftest import HELSINKI, SITE_TOML, Site
 from .smtp_server import Script, SmtpServer
-from .test_delivery import SMTP_TOML
+from .test_delivery import SMTP_TOML, add
 from .test_digest import SECRET, news
 from .test_runtime import wait_for
 from .test_statedb import database_of_the_previous_revision
@@ -37,16 +36,6 @@ def pg(pg_url, monkeypatch) -> str:
     monkeypatch.setenv("NEWSROOM_DB_URL", pg_url)
     monkeypatch.setenv("NEWSROOM_SECRET", SECRET)
     return pg_url
-
-
-def subscribe(site: Site, count: int, prefix: str = "reader") -> list[str]:
-    emails = [f"{prefix}{n}@example.org" for n in range(count)]
-    with state_database(site.config) as db:
-        store = SubscriberStore(db, site.config, SECRET)
-        with db.transaction():
-            for address in emails:
-                store.subscribe(address, "weekly-en", SEND_AT, "test")
-    return emails
 
 
 # -- the schema and every table ---------------------------------------------------------------
@@ -109,7 +98,7 @@ def test_builds_editions_subscribers_sends_and_events_on_postgresql(pg, tmp_path
 
         notify(site.config, SEND_AT)
         assert any("portal" in row[1] for row in delivery_log(site.config, 10))
-        emails = subscribe(site, 5)
+        emails = add(site, 5)
         with SmtpServer() as server:
             os.environ["NEWSROOM_SMTP_URL"] = server.url
             sending = send_edition(site.config, "weekly-en", SEND_AT, backoff=0.01)
@@ -155,7 +144,7 @@ def workers_alive(site: Site, count: int) -> bool:
 def test_three_workers_send_every_message_once(pg, tmp_path, kill_one):
     site = Site(tmp_path, SMTP_TOML)
     news(site, "a", "2026-11-24T09:00")
-    emails = subscribe(site, 1000)
+    emails = add(site, 1000)
     with SmtpServer(Script(delay=0.01 if kill_one else 0.0)) as server:
         env = {**os.environ, "NEWSROOM_SMTP_URL": server.url}
         workers = [start_worker(site, env, tmp_path / f"worker{n}.log") for n in range(3)]
@@ -198,7 +187,7 @@ def test_three_workers_send_every_message_once(pg, tmp_path, kill_one):
 def test_a_lease_held_elsewhere_is_respected_until_it_runs_out(pg, tmp_path):
     site = Site(tmp_path, SMTP_TOML)
     news(site, "a", "2026-11-24T09:00")
-    emails = subscribe(site, 6)
+    emails = add(site, 6)
     later = (datetime.now(UTC) + timedelta(minutes=5)).isoformat(timespec="microseconds")
     with SmtpServer() as server:
         os.environ["NEWSROOM_SMTP_URL"] = server.url
@@ -246,10 +235,7 @@ def test_a_standby_daemon_takes_over_when_the_leader_dies_and_runs_its_jobs_once
     site.write_news("now", "title: Now\ndate: 2026-11-20\ntopics: [neurological]\n")
     lifted = datetime.now(UTC).astimezone(HELSINKI).replace(microsecond=0) + timedelta(seconds=14)
     site.write_news("soon", f"title: Soon\ndate: {lifted.isoformat()}\ntopics: [neurological]\n")
-    with state_database(site.config) as db:
-        store = SubscriberStore(db, site.config, SECRET)
-        for n in range(3):
-            store.subscribe(f"reader{n}@example.org", "minute", SEND_AT, "test")
+    add(site, 3, newsletter="minute")
     env = dict(os.environ)
     logs = tmp_path / "a.log", tmp_path / "b.log"
     leader = start_daemon(site, env, logs[0])

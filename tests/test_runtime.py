@@ -50,6 +50,14 @@ def subscribe_reader(site: Site, newsletters: tuple[str, ...], now: datetime) ->
             store.subscribe("reader@example.org", newsletter, now, "test")
 
 
+def daily_newsletters(**times: datetime) -> str:
+    """A site's newsroom.toml with a newsletter sent daily at each of ``times`` (by id) and
+    a grace time of one hour."""
+    newsletters = "".join(f'\n[[newsletters]]\nid = "{id_}"\ntitle = "{id_.title()}"\nlang = "en"\n'
+                          f'schedule = "{at.minute} {at.hour} * * *"\n' for id_, at in times.items())
+    return SITE_TOML + newsletters + "\n[runtime]\ndigest_grace_hours = 1\n"
+
+
 def wait_for(condition, seconds: float = 30) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -106,23 +114,7 @@ def test_watch_rebuilds_once_for_a_burst_of_saves(tmp_path):
 
 def test_once_sends_a_due_digest_once_and_skips_one_older_than_the_grace_time(tmp_path, monkeypatch):
     now = datetime.now(UTC).astimezone(HELSINKI)
-    toml = SITE_TOML + f"""
-[[newsletters]]
-id = "fresh"
-title = "Fresh"
-lang = "en"
-schedule = "{(now - timedelta(minutes=5)).minute} {(now - timedelta(minutes=5)).hour} * * *"
-
-[[newsletters]]
-id = "stale"
-title = "Stale"
-lang = "en"
-schedule = "{(now - timedelta(hours=3)).minute} {(now - timedelta(hours=3)).hour} * * *"
-
-[runtime]
-digest_grace_hours = 1
-"""
-    site = Site(tmp_path, toml)
+    site = Site(tmp_path, daily_newsletters(fresh=now - timedelta(minutes=5), stale=now - timedelta(hours=3)))
     site.write_news("a",
                     f"title: A\ndate: {(now - timedelta(hours=5)).isoformat()}\ntopics: [neurological]\n")
     env = {"NEWSROOM_SECRET": "a-test-secret-of-enough-length"}
@@ -171,23 +163,7 @@ def test_after_downtime_a_missed_digest_is_sent_once_and_one_too_old_is_skipped(
 
     now = datetime.now(UTC).astimezone(HELSINKI).replace(second=0, microsecond=0)
     recent, old = now - timedelta(minutes=10), now - timedelta(hours=3)
-    toml = SITE_TOML + f"""
-[[newsletters]]
-id = "recent"
-title = "Recent"
-lang = "en"
-schedule = "{recent.minute} {recent.hour} * * *"
-
-[[newsletters]]
-id = "old"
-title = "Old"
-lang = "en"
-schedule = "{old.minute} {old.hour} * * *"
-
-[runtime]
-digest_grace_hours = 1
-"""
-    site = Site(tmp_path, toml)
+    site = Site(tmp_path, daily_newsletters(recent=recent, old=old))
     site.write_news("a",
                     f"title: A\ndate: {(now - timedelta(hours=5)).isoformat()}\ntopics: [neurological]\n")
     env = {"NEWSROOM_SECRET": "a-test-secret-of-enough-length"}
