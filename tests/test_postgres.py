@@ -63,6 +63,16 @@ def test_a_postgresql_database_of_the_previous_revision_is_upgraded(pg_url):
     db.close()
 
 
+def test_a_postgresql_database_newer_than_the_code_is_a_clear_error(pg_url):
+    from pipeline.config import ConfigError
+
+    db = open_database(pg_url)
+    db.execute("UPDATE alembic_version SET version_num = '9999'")
+    db.close()
+    with pytest.raises(ConfigError, match="newer Newsroom"):
+        open_database(pg_url)
+
+
 def test_db_status_and_upgrade_on_the_command_line(pg_url, tmp_path, monkeypatch, capsys):
     site = Site(tmp_path)
     monkeypatch.setenv("NEWSROOM_DB_URL", pg_url.replace("postgres@", "postgres:secret-word@"))
