@@ -104,7 +104,10 @@ def read_bounded(path: str | Path, max_bytes: int, limit_name: str = "") -> byte
         raise
     with os.fdopen(fd, "rb") as fh:
         try:
-            data = fh.read(max_bytes + 1)
+            # sized by the file, not the limit: a read of the limit would allocate it
+            data = fh.read(min(info.st_size, max_bytes) + 1)
+            if info.st_size < len(data) <= max_bytes:   # it grew since: read on, to the limit
+                data += fh.read(max_bytes + 1 - len(data))
         except OSError as exc:
             raise Unreadable(f"cannot read: {exc.strerror or exc}") from None
     if len(data) > max_bytes:

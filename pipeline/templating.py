@@ -9,6 +9,7 @@ a clear error naming the file and line, never a traceback halfway through.
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -61,18 +62,19 @@ def folders(site_folder: Path | None) -> list[Path]:
 
 
 def load_templates(site_folder: Path | None, cache_dir: Path | None = None) -> Templates:
-    """The templates and strings, checked. The strings are read on every build (a
-    long-running process must see an edit); Jinja reloads changed templates itself.
+    """The templates and strings, checked. Both are read on every build (a long-running
+    process must see an edit).
     With ``cache_dir``, compiled templates are kept there (keyed by their source), so a
     rebuild after one edit does not compile them again (~50 ms)."""
     if site_folder is not None and not site_folder.is_dir():
         raise TemplateError(f"{site_folder}: the templates folder named in newsroom.toml "
                             "([paths] templates) does not exist")
     own = template_files(site_folder)
-    # The names of the site's own templates are part of the environment's identity: Jinja
-    # notices a changed file, not a new one that now hides a built-in template it has cached
-    # (a long-running `newsroom run` would keep rendering the built-in one).
-    env = _environment(tuple(folders(site_folder)), cache_dir, frozenset(name for name, _ in own))
+    # The site's own templates (names and bytes) are the environment's identity: a long-running
+    # `newsroom run` gets a new one when a template is edited, added (it may hide a built-in
+    # one) or removed. Jinja's own check of every template's time, on each page, is off.
+    env = _environment(tuple(folders(site_folder)), cache_dir,
+                       frozenset((name, hashlib.sha256(path.read_bytes()).digest()) for name, path in own))
     # The site's own templates are compiled now, used or not, so a mistake in one is found
     # before anything is rendered; the built-in ones (tested) when first used: compiling
     # all of them would cost a rebuild after one edit some 50 ms.
@@ -98,7 +100,8 @@ def template_files(site_folder: Path | None) -> list[tuple[str, Path]]:
 
 
 @lru_cache(maxsize=4)
-def _environment(search: tuple[Path, ...], cache_dir: Path | None, own: frozenset[str]) -> Environment:
+def _environment(search: tuple[Path, ...], cache_dir: Path | None,
+                 own: frozenset[tuple[str, bytes]]) -> Environment:
     bytecode = None
     if cache_dir is not None:
         try:
@@ -113,6 +116,7 @@ def _environment(search: tuple[Path, ...], cache_dir: Path | None, own: frozense
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,
     )
     # Filters, not functions in the context: Jinja calls a filter directly, a context
     # function through its call machinery (several times slower, on every link of 20,000 pages).

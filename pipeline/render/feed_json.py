@@ -18,16 +18,18 @@ class JsonWriter:
 
     def __init__(self, icon: str | None = None):
         self.icon = icon
-        self._items: dict[str, str] = {}
+        self._items: dict[str, bytes] = {}
 
     def write(self, doc: FeedDoc) -> bytes:
         """The document as :func:`~pipeline.render.dump_json` writes it, with each item
-        serialized once per build (indented JSON has no C encoder: it is slow)."""
-        text = pretty_json(self.document(doc, items=False))
-        if doc.entries:   # the head ends with '"items": []\n}'
-            items = ",\n".join(self._item_text(entry) for entry in doc.entries)
-            text = f"{text[:-4]}[\n{items}\n  ]\n}}"
-        return (text + "\n").encode("utf-8")
+        serialized and encoded once per build (indented JSON has no C encoder: it is slow;
+        and a document is mostly its items' bytes, which are joined, not encoded again)."""
+        head = pretty_json(self.document(doc, items=False))
+        if not doc.entries:
+            return (head + "\n").encode("utf-8")
+        # the head ends with '"items": []\n}'
+        return b"".join([head[:-4].encode("utf-8"), b"[\n",
+                         b",\n".join([self._item_bytes(entry) for entry in doc.entries]), b"\n  ]\n}\n"])
 
     def forget(self, entry_id: str) -> None:
         """Drop an item no document still to be written needs (bounds memory)."""
@@ -53,12 +55,12 @@ class JsonWriter:
         feed["items"] = [json_item(entry) for entry in doc.entries] if items else []
         return feed
 
-    def _item_text(self, entry: Entry) -> str:
+    def _item_bytes(self, entry: Entry) -> bytes:
         """The item's JSON at the depth of the ``items`` list (strings hold no newlines)."""
-        text = self._items.get(entry.id)
-        if text is None:
-            text = self._items[entry.id] = "    " + pretty_json(json_item(entry), "    ")
-        return text
+        data = self._items.get(entry.id)
+        if data is None:
+            data = self._items[entry.id] = ("    " + pretty_json(json_item(entry), "    ")).encode("utf-8")
+        return data
 
 
 def json_item(entry: Entry) -> dict[str, Any]:
