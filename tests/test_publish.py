@@ -162,3 +162,22 @@ def test_the_output_folder_keeps_its_permissions(tmp_path):
     out_dir.chmod(0o750)
     publish(_output({"a.html": b"2"}), out_dir, BASE, "g", WHEN)
     assert out_dir.stat().st_mode & 0o777 == 0o750
+
+
+def test_a_file_given_in_parts_is_written_whole_and_listed_by_its_bytes(tmp_path):
+    """Feed documents reach the publisher as their parts (head, entries, tail), more of
+    them than one writev takes; the file, its size and its manifest digest are the
+    joined bytes'."""
+    from pipeline.publish import Publisher
+
+    parts = [b"<head>"] + [f"<entry n='{n}'>{'x' * (n % 7)}</entry>".encode() for n in range(2500)]
+    parts += [b"", b"</tail>\n"]
+    data = b"".join(parts)
+    publisher = Publisher(tmp_path / "out", "https://example.org/", "test")
+    publisher.add("feeds/big.atom", parts, Listing("feed", "application/atom+xml", "Big"))
+    publisher.add("plain.txt", b"plain\n")
+    publisher.finish(None)
+    assert (tmp_path / "out" / "feeds" / "big.atom").read_bytes() == data
+    manifest = json.loads((tmp_path / "out" / MANIFEST_PATH).read_bytes())
+    [entry] = manifest["files"]
+    assert entry["sha256"] == hashlib.sha256(data).hexdigest()

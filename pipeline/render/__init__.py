@@ -17,9 +17,18 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
-__all__ = ["Listing", "Output", "OutputConflict", "Share", "Sink", "dump_json", "emit", "pretty_json"]
+__all__ = ["Data", "Listing", "Output", "OutputConflict", "Share", "Sink", "dump_json", "emit", "joined",
+           "pretty_json"]
+
+# A file's bytes, or its parts in order: a feed document is its entries' bytes (serialized once
+# per build) between a head and a tail, written as they are rather than copied into one object.
+Data: TypeAlias = bytes | list[bytes]
+
+
+def joined(data: Data) -> bytes:
+    return data if isinstance(data, bytes) else b"".join(data)
 
 
 class OutputConflict(Exception):
@@ -56,7 +65,7 @@ class Sink(Protocol):
     def wants(self, path: str, key: str | None) -> bool:
         """Must the file be rendered? False when a file with this key is already published."""
 
-    def add(self, path: str, data: bytes, listing: Listing | None = None, key: str | None = None) -> None:
+    def add(self, path: str, data: Data, listing: Listing | None = None, key: str | None = None) -> None:
         """A rendered file."""
 
     def keep(self, path: str, key: str, listing: Listing | None = None) -> None:
@@ -82,10 +91,10 @@ class Output:
     def wants(self, path: str, key: str | None) -> bool:
         return True
 
-    def add(self, path: str, data: bytes, listing: Listing | None = None, key: str | None = None) -> None:
+    def add(self, path: str, data: Data, listing: Listing | None = None, key: str | None = None) -> None:
         if path in self.files:
             raise OutputConflict(f"{path} is produced twice")
-        self.files[path] = data
+        self.files[path] = joined(data)
         if listing is not None:
             self.listings[path] = listing
 

@@ -21,15 +21,21 @@ class JsonWriter:
         self._items: dict[str, bytes] = {}
 
     def write(self, doc: FeedDoc) -> bytes:
-        """The document as :func:`~pipeline.render.dump_json` writes it, with each item
-        serialized and encoded once per build (indented JSON has no C encoder: it is slow;
-        and a document is mostly its items' bytes, which are joined, not encoded again)."""
+        """The document as :func:`~pipeline.render.dump_json` writes it."""
+        return b"".join(self.write_parts(doc))
+
+    def write_parts(self, doc: FeedDoc) -> list[bytes]:
+        """:meth:`write` in parts, with each item serialized and encoded once per build
+        (indented JSON has no C encoder: it is slow; and a document is mostly its items'
+        bytes, which are not encoded again)."""
         head = pretty_json(self.document(doc, items=False))
         if not doc.entries:
-            return (head + "\n").encode("utf-8")
-        # the head ends with '"items": []\n}'
-        return b"".join([head[:-4].encode("utf-8"), b"[\n",
-                         b",\n".join([self._item_bytes(entry) for entry in doc.entries]), b"\n  ]\n}\n"])
+            return [(head + "\n").encode("utf-8")]
+        parts = [head[:-4].encode("utf-8") + b"[\n"]   # the head ends with '"items": []\n}'
+        for entry in doc.entries:
+            parts += (self._item_bytes(entry), b",\n")
+        parts[-1] = b"\n  ]\n}\n"
+        return parts
 
     def forget(self, entry_id: str) -> None:
         """Drop an item no document still to be written needs (bounds memory)."""

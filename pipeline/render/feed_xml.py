@@ -53,9 +53,14 @@ class XmlWriter:
         self._entries: dict[str, tuple[bytes, bytes]] = {}
 
     def write(self, doc: FeedDoc) -> dict[str, bytes]:
-        """``{"atom": bytes, "rss": bytes}`` for one document: feedgen writes the feed
-        without entries, and each entry's XML, serialized once per build, goes in
-        before the closing tag. Byte-identical to :meth:`write_unspliced`."""
+        """``{"atom": bytes, "rss": bytes}`` for one document. Byte-identical to
+        :meth:`write_unspliced`."""
+        return {fmt: b"".join(parts) for fmt, parts in self.write_parts(doc).items()}
+
+    def write_parts(self, doc: FeedDoc) -> dict[str, list[bytes]]:
+        """:meth:`write`, each document as its parts: feedgen writes the feed without
+        entries, and each entry's XML, serialized once per build, goes in before the
+        closing tag."""
         fg = self._generator(doc)
         fragments = [self._fragments(e) for e in doc.entries]
         atom = fg.atom_str(pretty=True)
@@ -222,9 +227,9 @@ def _rss_fragment(item: etree._Element) -> bytes:
     return _hex_references(data[start:data.rindex(b"  </channel>")])
 
 
-def _splice(document: bytes, closing: bytes, fragments: list[bytes]) -> bytes:
+def _splice(document: bytes, closing: bytes, fragments: list[bytes]) -> list[bytes]:
     at = document.rindex(closing)
-    return b"".join([document[:at], *fragments, document[at:]])
+    return [document[:at], *fragments, document[at:]]
 
 
 def _link_attrs(link: Link, zero_length: bool = True) -> dict[str, str]:

@@ -144,7 +144,7 @@ class _Plan:
                     entries[item.id] = entry_for(catalog, item, self.updated[item.id])
                 page.append(entries[item.id])
             doc = _doc(job.base, catalog, job.layout, page)
-            files = {**xml.write(doc), "json": js.write(doc)}
+            files = {**xml.write_parts(doc), "json": js.write_parts(doc)}
             for fmt, data in files.items():
                 sink.add(job.paths[fmt], data, job.listings[fmt], job.key)
             for item in job.layout.members:
