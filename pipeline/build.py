@@ -96,13 +96,15 @@ def render_all(catalog: Catalog, config: Config, content: Content,
 _NO_ARCHIVE = Archive((), ())
 
 
-def _render_split(catalog: Catalog, config: Config, content: Content, changes: ChangeLog,
-                  publisher: Publisher, archive: Archive) -> None:
-    """:func:`render_all` on both cores: the pages and feed documents of the older half of
-    the items in a forked process, the newer half and the site-wide files here, both
-    writing into the publisher's spare folder. Worth it when every file is rendered (a
-    first build, a lost state); a rebuild after an edit renders a few."""
-    cut = len(catalog.items) // 2
+def _start_split(catalog: Catalog, config: Config, content: Content, changes: ChangeLog,
+                 publisher: Publisher, archive: Archive) -> _Forked:
+    """:func:`render_all` on both cores: the pages and feed documents of the older items in
+    a forked process (returned: call it for what it wrote), the newer ones and the
+    site-wide files here, both writing into the publisher's spare folder. Worth it when
+    every file is rendered (a first build, a lost state); a rebuild after an edit renders
+    a few. The forked process takes more than half of the items: this one also renders
+    the site-wide files and then records the journal while it waits."""
+    cut = round(len(catalog.items) * _FORKED_SHARE)
     older, newer = Share(older=True, cut=cut), Share(older=False, cut=cut)
 
     def older_half() -> tuple:
@@ -116,11 +118,13 @@ def _render_split(catalog: Catalog, config: Config, content: Content, changes: C
         pages.render(catalog, config.paths.templates, publisher, newer, _template_cache(config),
                      _renditions(config, content))
         _render_the_rest(catalog, config, content, changes, publisher, newer, archive)
-        records = child()
     except BaseException:
         child.cancel()   # never leave it writing into the spare once this build gives up
         raise
-    publisher.merge(records)
+    return child
+
+
+_FORKED_SHARE = 0.55   # measured at 10,000 items: both processes then finish together
 
 
 def _renditions(config: Config, content: Content) -> Callable[[Image], tuple[int, int] | None] | None:
@@ -222,7 +226,8 @@ def catalog_for(config: Config, content: Content, now: datetime) -> Catalog:
     unchanged files and to read bodies from the parse cache."""
     return build_catalog(content.news, content.profiles, config.site, config.topics, now,
                          fingerprint=world_fingerprint(config, content),
-                         item_fingerprints=content.fingerprints, read_body=content.body)
+                         item_fingerprints=content.fingerprints, read_body=content.body,
+                         read_ahead=content.prefetch)
 
 
 def world_fingerprint(config: Config, content: Content) -> str:
@@ -336,29 +341,36 @@ def _publish_content(config: Config, content: Content, now: datetime, content_di
         step("rendering")
         publisher = Publisher(output_dir, config.site.base_url, GENERATOR, config.paths.state,
                               world=catalog.fingerprint)
+        child: _Forked | None = None
+        own_output = output_dir == config.paths.output.resolve()
         try:
             changes = journal.log(now, pending)
             # fork only on Linux: elsewhere forking a process with system libraries loaded is unsafe
             if publisher.fresh and sys.platform == "linux" and len(catalog.items) > SPLIT_ABOVE:
-                _render_split(catalog, config, content, changes, publisher, archive)
+                child = _start_split(catalog, config, content, changes, publisher, archive)
             else:
                 render_all(catalog, config, content, changes, publisher, archive)
+            step("publishing")
+            # Journal first: if the swap then fails or the process dies, the journal is ahead
+            # of the output, which the next build repairs (it renders changes.json from the
+            # journal); the other order could publish sequence numbers the journal never
+            # recorded. Both journals and their events in one transaction, written while a
+            # forked renderer finishes: if it fails, none of it is committed.
+            with db.transaction():
+                journal.commit(pending, catalog.items, now, events=own_output)
+                partner_journal.commit(partner_pending, catalog.partner_only, now, events=own_output)
+                commit_profiles(db, journal.target, {
+                    slug: (url_of(config.site, organization_path(config.site, config.site.default_language,
+                                                                 slug)),
+                           content.fingerprints.get(profile.source, ""))
+                    for slug, profile in catalog.profiles.items()}, now, events=own_output)
+                if child is not None:
+                    publisher.merge(child())
         except BaseException:
+            if child is not None:
+                child.cancel()
             publisher.abandon()
             raise
-        step("publishing")
-        # Journal first: if the swap then fails or the process dies, the journal is ahead of
-        # the output, which the next build repairs (it renders changes.json from the journal);
-        # the other order could publish sequence numbers the journal never recorded.
-        own_output = output_dir == config.paths.output.resolve()
-        with db.transaction():   # both journals, and their events, together
-            journal.commit(pending, catalog.items, now, events=own_output)
-            partner_journal.commit(partner_pending, catalog.partner_only, now, events=own_output)
-            commit_profiles(db, journal.target, {
-                slug: (url_of(config.site, organization_path(config.site, config.site.default_language,
-                                                             slug)),
-                       content.fingerprints.get(profile.source, ""))
-                for slug, profile in catalog.profiles.items()}, now, events=own_output)
         for edition in archive.to_issue:
             editions.record(edition, now)
         result = publisher.finish(catalog.updated)

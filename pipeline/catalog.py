@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -62,10 +62,16 @@ class Catalog:
     fingerprint: str = ""
     item_fingerprints: dict[str, str] = field(default_factory=dict, repr=False)
     read_body: Callable[[NewsItem], str] | None = field(default=None, repr=False)
+    read_ahead: Callable[[Sequence[NewsItem]], None] | None = field(default=None, repr=False)
 
     def body(self, item: NewsItem) -> str:
         """The item's sanitized body HTML."""
         return self.read_body(item) if self.read_body else item.body_html
+
+    def prefetch(self, items: Sequence[NewsItem]) -> None:
+        """The next :meth:`body` calls will be for these items: read them together."""
+        if self.read_ahead is not None and items:
+            self.read_ahead(items)
 
     @cached_property
     def _group_fingerprints(self) -> dict[str, str]:
@@ -130,7 +136,8 @@ def is_visible(item: NewsItem, now: datetime) -> bool:
 def build_catalog(news: Iterable[NewsItem], profiles: dict[str, Profile], site: Site,
                   topics: dict[str, Topic], now: datetime, fingerprint: str = "",
                   item_fingerprints: dict[str, str] | None = None,
-                  read_body: Callable[[NewsItem], str] | None = None) -> Catalog:
+                  read_body: Callable[[NewsItem], str] | None = None,
+                  read_ahead: Callable[[Sequence[NewsItem]], None] | None = None) -> Catalog:
     now = now.astimezone(site.timezone)
     now_ts = now.timestamp()
     # each item's instant once: for the embargo and for the order
@@ -151,6 +158,7 @@ def build_catalog(news: Iterable[NewsItem], profiles: dict[str, Profile], site: 
         fingerprint=fingerprint or digest(site, topics, profiles),
         item_fingerprints=item_fingerprints or {},
         read_body=read_body,
+        read_ahead=read_ahead,
     )
 
 

@@ -16,7 +16,7 @@ import re
 import stat
 import sys
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from itertools import repeat
@@ -64,6 +64,11 @@ class Content:
         build's memory."""
         html = item.body_html if self._bodies is None else self._bodies.get(item.source)
         return with_local_images(html, {src: self.base_url + path for src, path in item.body_media})
+
+    def prefetch(self, items: Sequence[NewsItem]) -> None:
+        """The next :meth:`body` calls will be for these items: read their bodies together."""
+        if self._bodies is not None:
+            self._bodies.prefetch([item.source for item in items])
 
     def close(self) -> None:
         """Release the parse cache's connection now (a later :meth:`body` opens another).

@@ -264,6 +264,23 @@ def test_a_body_changed_by_a_later_build_is_not_passed_off_as_this_ones(site):
     first.close()
 
 
+def test_bodies_read_ahead_are_this_builds_and_the_rest_are_read_one_by_one(site):
+    write_many(site, 250)   # more than one prefetch statement holds
+    content = load_content(site.config)
+    expected = {item.source: content.body(item) for item in content.news}
+    changed = content.news[3]
+    site.write_news(changed.source.removeprefix("news/").removesuffix(".md"), FRONT, "Later.\n")
+    load(site)                                      # a later build replaces that body
+    content.prefetch(content.news)
+    for item in content.news:
+        if item is changed:
+            with pytest.raises(CacheChanged, match="changed during the build"):
+                content.body(item)
+        else:
+            assert content.body(item) == expected[item.source]
+    content.close()
+
+
 def test_a_build_with_other_settings_taking_over_the_cache_meanwhile_is_an_error(site, monkeypatch):
     site.write_news("a", FRONT)
     load(site)

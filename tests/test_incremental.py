@@ -192,6 +192,30 @@ def test_an_error_in_the_page_process_fails_the_build_and_publishes_nothing(big_
     assert not site.output.exists()
 
 
+def test_an_error_in_the_forked_process_alone_commits_no_journal(big_site, monkeypatch):
+    """The journal is written while the forked renderer finishes, in a transaction that
+    its failure rolls back: the next build publishes every item as new, once."""
+    import os
+    import sqlite3
+
+    site = big_site
+    monkeypatch.setattr(build, "SPLIT_ABOVE", 0)
+    parent, real_render = os.getpid(), build.feeds.render
+
+    def broken_in_the_child(*args):
+        if os.getpid() != parent:
+            raise ValueError("a feed error in the forked process")
+        return real_render(*args)
+
+    monkeypatch.setattr(build.feeds, "render", broken_in_the_child)
+    with pytest.raises(ValueError, match="a feed error in the forked process"):
+        rebuild(site)
+    assert not site.output.exists()
+    with sqlite3.connect(site.root / "state" / "newsroom.db") as db:
+        assert db.execute("SELECT count(*) FROM changes").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM published").fetchone() == (0,)
+
+
 def test_todays_news_renders_only_the_newest_documents_of_its_feeds(big_site, cold_dir, monkeypatch):
     site = big_site
     rebuild(site)

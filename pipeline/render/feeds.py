@@ -138,6 +138,7 @@ class _Plan:
         entries: dict[str, Entry] = {}
         needed = Counter(item.id for job in self.jobs for item in job.layout.members)
         for job in sorted(self.jobs, key=lambda j: j.order):
+            catalog.prefetch([item for item in job.layout.members if item.id not in entries])
             page = []
             for item in job.layout.members:
                 if item.id not in entries:

@@ -38,6 +38,7 @@ Renditions = Callable[[Image], "tuple[int, int] | None"]
 
 FRONT_PAGE_ITEMS = 30
 ORGANIZATION_PAGE_ITEMS = 20
+_READ_AHEAD = 100   # item pages whose bodies are read from the parse cache together
 
 
 def render(catalog: Catalog, templates: Path | None, sink: Sink | None = None,
@@ -58,12 +59,21 @@ def render(catalog: Catalog, templates: Path | None, sink: Sink | None = None,
     previews = "png" if png_renditions else "no-png"   # cairosvg installed or removed: pages change
     for lang in site.languages:
         page = _Pages(catalog, loaded, lang, png_renditions)
+        wanted = []
         for item in catalog.in_language(lang):
             if share and not share.owns(position[item.id]):
                 continue
             key = key_of(catalog.fingerprint, "item", item.id, catalog.family_fingerprint(item), previews,
                          *[catalog.profile_fingerprint(slug) for slug in item.organizations])
-            emit(sink, news_path(item.slug), key, partial(page.item, item))
+            if sink.wants(news_path(item.slug), key):
+                wanted.append((item, key))
+            else:
+                sink.keep(news_path(item.slug), key)
+        for start in range(0, len(wanted), _READ_AHEAD):
+            batch = wanted[start:start + _READ_AHEAD]
+            catalog.prefetch([item for item, _ in batch])
+            for item, key in batch:
+                sink.add(news_path(item.slug), page.item(item), None, key)
         if share and not share.owns(None):
             continue
         front = catalog.in_language(lang)[:FRONT_PAGE_ITEMS]
