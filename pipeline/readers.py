@@ -236,6 +236,13 @@ def read_news(path: str, raw: bytes, site: Site) -> NewsItem | list[Problem]:
     return problems or item
 
 
+def _stem(path: str) -> str:
+    """``PurePosixPath(path).stem``, without building a path (a tenth of a file's parse)."""
+    name = path.rpartition("/")[2]
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
+
+
 def parse_news(path: str, raw: bytes, site: Site) -> tuple[NewsItem | None, list[Problem]]:
     """The item as far as it could be read (``None`` if the front matter could not be),
     and the file's problems; the checks across files run on the item even when it has
@@ -255,7 +262,7 @@ def parse_news(path: str, raw: bytes, site: Site) -> tuple[NewsItem | None, list
     lang = f.text("lang") or site.default_language
     if lang not in site.languages:
         f.problem("lang", f"unknown language {excerpt(lang)} (the site has {', '.join(site.languages)})")
-    slug = f.text("slug") or PurePosixPath(path).stem
+    slug = f.text("slug") or _stem(path)
     _check_slug(f, slug, "slug" if "slug" in doc.meta else "slug (from the file name)")
     url = f"{site.base_url}news/{slug}/"
     item_id = f.text("id") or url
@@ -291,7 +298,7 @@ def parse_profile(path: str, raw: bytes, site: Site) -> tuple[Profile | None, li
         return None, [Problem(path, exc.line, exc.field, exc.message)]
     f = _Fields(path, doc)
     f.unknown(PROFILE_FIELDS)
-    slug = f.text("slug") or PurePosixPath(path).stem
+    slug = f.text("slug") or _stem(path)
     _check_slug(f, slug, "slug" if "slug" in doc.meta else "slug (from the file name)")
     name = f.localized("name", site, required=True)
     descriptions, where = _profile_descriptions(f, doc, site)

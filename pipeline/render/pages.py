@@ -8,7 +8,7 @@ Dates are written in the page's language with Babel ("30. marraskuuta 2026").
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 
@@ -102,7 +102,7 @@ class _Pages:
         strings = templates.strings
         self.t = {**strings.get(self.site.default_language, {}), **strings.get(lang, {})}
         # 10,000 pages share a few thousand dates and a few dozen sets of feed links
-        self._dates: dict[datetime, str] = {}
+        self._dates: dict[date, str] = {}
         self._links: dict[tuple[FeedRef, ...], list[dict[str, str]]] = {}
 
     def front(self) -> bytes:
@@ -215,10 +215,10 @@ class _Pages:
         return self._lang_attr(self.catalog.topics[key].title)
 
     def _date(self, when: datetime) -> str:
-        text = self._dates.get(when)
+        day = when.astimezone(self.site.timezone).date()   # items have times: cache by the day
+        text = self._dates.get(day)
         if text is None:
-            text = self._dates[when] = format_date(when.astimezone(self.site.timezone).date(), "long",
-                                                   locale=self.lang)
+            text = self._dates[day] = format_date(day, "long", locale=self.lang)
         return text
 
     def _name(self, profile: Profile) -> str:
