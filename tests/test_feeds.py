@@ -301,6 +301,30 @@ def test_the_fast_writers_match_the_plain_ones(site):
             assert js.write(doc) == dump_json(js.document(doc))
 
 
+def test_a_feeds_head_is_written_once_per_shape_and_a_title_holding_a_stand_in_is_not_fooled(site):
+    """feedgen writes a feed's head once per shape, with stand-ins for the URLs and the
+    date that differ between its documents; a text that holds a stand-in itself gets a
+    head of its own, so the stand-in is never replaced inside it."""
+
+    from pipeline.render import feed_xml
+
+    write_many(site, 30)
+    catalog = catalog_of(site)
+    entries = build_entries(catalog)
+    ref = feeds.feed_refs(catalog)[0]
+    docs = feeds.feed_documents(catalog, ref, [entries[i.id] for i in feeds.items_of(catalog, ref)])
+    assert len(docs) >= 5   # the subscription document, the first, middle and last archive pages
+    xml = XmlWriter()
+    for doc in docs:
+        assert xml.write(doc) == xml.write_unspliced(doc)
+    assert 1 < len(xml._heads) < len(docs)
+    tricky = replace(docs[-1], title=f"See {feed_xml._STAND_IN_URL.format('self', 'atom')} and "
+                                     f"{feed_xml.formatRFC2822(feed_xml._STAND_IN_UPDATED)}")
+    written = xml.write(tricky)
+    assert written == xml.write_unspliced(tricky)
+    assert b"stand-in.invalid/self/atom" in written["atom"]   # the title, as written
+
+
 # -- entries --------------------------------------------------------------------------
 
 

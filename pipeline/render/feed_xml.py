@@ -23,6 +23,9 @@ them) and that is tested byte for byte against the feedgen way, which
 from __future__ import annotations
 
 import html
+from dataclasses import replace
+from datetime import UTC, datetime
+from functools import cache
 
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -51,6 +54,7 @@ class XmlWriter:
     def __init__(self, icon: str | None = None, logo: str | None = None):
         self.icon, self.logo = icon, logo
         self._entries: dict[str, tuple[bytes, bytes]] = {}
+        self._heads: dict[tuple, _Heads | None] = {}
 
     def write(self, doc: FeedDoc) -> dict[str, bytes]:
         """``{"atom": bytes, "rss": bytes}`` for one document. Byte-identical to
@@ -61,12 +65,25 @@ class XmlWriter:
         """:meth:`write`, each document as its parts: feedgen writes the feed without
         entries, and each entry's XML, serialized once per build, goes in before the
         closing tag."""
-        fg = self._generator(doc)
+        atom, rss = self._head(doc)
         fragments = [self._fragments(e) for e in doc.entries]
-        atom = fg.atom_str(pretty=True)
-        rss = _hex_references(fg.rss_str(pretty=True))
         return {"atom": _splice(atom, b"</feed>", [atom for atom, _ in fragments]),
                 "rss": _splice(rss, b"  </channel>", [rss for _, rss in fragments])}
+
+    def _head(self, doc: FeedDoc) -> tuple[bytes, bytes]:
+        """The Atom and RSS documents without entries. The documents of one feed differ
+        only in their own URLs, their neighbours' and ``updated``: feedgen writes each
+        shape of a feed once, with stand-ins for those, which are then replaced."""
+        shape = (doc.title, doc.description, doc.lang, doc.page_url, doc.page_lang, doc.publisher,
+                 doc.home_url, doc.feed_id, doc.hubs,
+                 *(urls is not None for urls in (doc.prev_archive, doc.next_archive, doc.current)))
+        if shape not in self._heads:
+            self._heads[shape] = _Heads.written(self._generator, doc)
+        heads = self._heads[shape]
+        if heads is None:   # a stand-in would be ambiguous (a title that holds one)
+            fg = self._generator(doc)
+            return fg.atom_str(pretty=True), _hex_references(fg.rss_str(pretty=True))
+        return heads.fill(doc)
 
     def write_unspliced(self, doc: FeedDoc) -> dict[str, bytes]:
         """The same documents the plain feedgen way: the reference :meth:`write` is
@@ -107,6 +124,62 @@ class XmlWriter:
         if cached is None:
             cached = self._entries[entry.id] = (atom_fragment(entry), rss_fragment(entry))
         return cached
+
+
+_STAND_IN_UPDATED = datetime(1901, 2, 3, 4, 5, 6, tzinfo=UTC)
+_STAND_IN_URL = "https://stand-in.invalid/{}/{}"   # role, format
+
+
+class _Heads:
+    """A feed's Atom and RSS documents without entries, written by feedgen once with
+    stand-ins for what differs from one of its documents to the next."""
+
+    def __init__(self, atom: bytes, rss: bytes):
+        self.atom, self.rss = atom, rss
+
+    @classmethod
+    def written(cls, generator, doc: FeedDoc) -> _Heads | None:
+        """None if a stand-in does not occur exactly where it should (say, in a title)."""
+        stand_in = replace(doc, updated=_STAND_IN_UPDATED, entries=(), **{
+            field: None if urls is None else {fmt: _STAND_IN_URL.format(role, fmt) for fmt in urls}
+            for field, role, urls in _linked(doc)})
+        fg = generator(stand_in)
+        heads = cls(fg.atom_str(pretty=True), fg.rss_str(pretty=True))
+        present = [role for _, role, urls in _linked(doc) if urls is not None]
+        any_url = _STAND_IN_URL.format("", "").removesuffix("//").encode()
+        expected = [(heads.atom, _iso_stand_in(), 1), (heads.rss, _rfc2822_stand_in(), 1),
+                    (heads.atom, any_url, len(present)), (heads.rss, any_url, len(present))]
+        for role in present:
+            for fmt, data in (("atom", heads.atom), ("rss", heads.rss)):
+                expected.append((data, _STAND_IN_URL.format(role, fmt).encode(), 1))
+        if all(data.count(text) == count for data, text, count in expected):
+            return heads
+        return None
+
+    def fill(self, doc: FeedDoc) -> tuple[bytes, bytes]:
+        atom = self.atom.replace(_iso_stand_in(), iso_date(doc.updated).encode())
+        rss = self.rss.replace(_rfc2822_stand_in(), formatRFC2822(doc.updated).encode())
+        for _, role, urls in _linked(doc):
+            if urls is not None:
+                atom = atom.replace(_STAND_IN_URL.format(role, "atom").encode(), _attr(urls["atom"]).encode())
+                rss = rss.replace(_STAND_IN_URL.format(role, "rss").encode(), _attr(urls["rss"]).encode())
+        return atom, _hex_references(rss)
+
+
+def _linked(doc: FeedDoc) -> list[tuple[str, str, dict[str, str] | None]]:
+    """``(field, role, urls)`` of the document's own URLs and its neighbours'."""
+    return [("self_urls", "self", doc.self_urls), ("prev_archive", "prev", doc.prev_archive),
+            ("next_archive", "next", doc.next_archive), ("current", "current", doc.current)]
+
+
+@cache
+def _iso_stand_in() -> bytes:
+    return iso_date(_STAND_IN_UPDATED).encode()
+
+
+@cache
+def _rfc2822_stand_in() -> bytes:
+    return formatRFC2822(_STAND_IN_UPDATED).encode()
 
 
 class _FeedgenEntry(FeedEntry):
