@@ -52,6 +52,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -83,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     results: list[SizeResult] = []
     try:
         preflight(workdir, tools)
+        machine["start-up"] = start_up(workdir)
+        print(f"  {'start-up:':<14}{machine['start-up']}\n", flush=True)
         for items in sorted(set(args.sizes)):
             result = benchmark_size(workdir / str(items), items, args.rounds, tools, args.timeout)
             results.append(result)
@@ -218,7 +221,26 @@ def one_round(tool: Tool, site: Path, number: int, first: Story, edited: Story, 
         for folder in new_folders:            # deepest first
             if folder.exists():
                 folder.rmdir()
+    if tool.profile is not None:
+        samples["profile"] = profile_edit(tool, site, number, timeout, first)
     return samples
+
+
+def profile_edit(tool: Tool, site: Path, number: int, timeout: float, first: Story) -> Sample:
+    """A sentence appended to one organization's profile (a different one each round),
+    then a build; the profile is put back as it was."""
+    slug = sorted(ORGANIZATIONS)[(number - 1) % len(ORGANIZATIONS)]
+    source, page = tool.profile(site, slug)  # type: ignore[misc]  # checked by the caller
+    original = source.read_bytes()
+    sentence = f"Benchmark round {number} appended this sentence to the profile of {slug}."
+    try:
+        source.write_bytes(original + f"\n{sentence}\n".encode())
+        sample = checked_build(tool, site, timeout, first)
+        _expect(sentence in page.read_text(encoding="utf-8"),
+                f"{tool.name}: {page} lacks the sentence appended to {source.name}")
+    finally:
+        source.write_bytes(original)
+    return sample
 
 
 def checked_build(tool: Tool, site: Path, timeout: float, story: Story, lang: str = "en") -> Sample:
@@ -280,6 +302,21 @@ def machine_info() -> dict[str, str]:
         "newsroom": f"{_version('newsroom')} (commit {_git_commit()})",
         "platform": platform.platform(),
     }
+
+
+def start_up(workdir: Path, runs: int = 5) -> str:
+    """The floor under every build's time: the interpreter starting, and it importing
+    Newsroom's build (medians of ``runs``)."""
+    def median_seconds(code: str) -> float:
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], cwd=workdir, check=True)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    bare, imported = median_seconds("pass"), median_seconds("import pipeline.cli, pipeline.build")
+    return f"python -c pass {bare:.2f} s; importing Newsroom's build {imported:.2f} s"
 
 
 def print_machine(machine: dict[str, str], workdir: Path) -> None:

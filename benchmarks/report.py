@@ -17,6 +17,7 @@ SCENARIOS = {
     "cold": "cold build",
     "edit": "rebuild after edit",
     "add": "rebuild after add",
+    "profile": "rebuild after profile edit",     # Newsroom only: the others have no profiles
 }
 _TOOL_A, _TOOL_B = "Newsroom", "Pelican"     # ratio = A / B, speed-up = B / A
 
@@ -84,7 +85,7 @@ def size_table(result: SizeResult) -> str:
         for scenario, runs in scenarios.items():
             times = " ".join(f"{s.seconds:.2f}" for s in runs)
             memory = " ".join(f"{_tree_kib(s) / 1024:.0f}" for s in runs)
-            lines.append(f"  {tool:<9}{scenario:<5} {times:<28} | {memory}")
+            lines.append(f"  {tool:<9}{scenario:<8} {times:<28} | {memory}")
     return "\n".join(lines)
 
 

@@ -55,6 +55,8 @@ class Tool:
     source: Callable[[Path, Story, str], Path]  # where a story's file is, in this site
     page: Callable[[Path, Story, str], Path]    # where its rendered page is
     render: Callable[[Story, str, str], str]    # its file text, with an appended extra
+    # an organization profile's file and the page that shows it (None: the tool has no profiles)
+    profile: Callable[[Path, str], tuple[Path, Path]] | None = None
 
     def reset(self, site: Path) -> None:
         """Delete the output and every cache or state file: the next build is cold."""
@@ -80,6 +82,8 @@ NEWSROOM = Tool(
                                       / f"{story.slug}-{lang}.md"),
     page=lambda site, story, lang: site / "output" / "news" / f"{story.slug}-{lang}" / "index.html",
     render=newsroom_item,
+    profile=lambda site, slug: (site / "content" / "profiles" / f"{slug}.md",
+                                site / "output" / "organizations" / slug / "index.html"),
 )
 
 PELICAN = Tool(
