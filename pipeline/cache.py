@@ -51,7 +51,7 @@ Signature = tuple[int | None, int, int]        # (st_mtime_ns, st_size, st_ino)
 _RACY_NS = 2_000_000_000
 _RACY_FINE_NS = 100_000_000
 _BATCH = 500   # rows written per statement
-_PREFETCH = 200   # bodies read per statement
+_PREFETCH = 100   # bodies read per statement
 
 _SCHEMA = (
     """CREATE TABLE files (
@@ -69,6 +69,8 @@ _SCHEMA = (
 )
 _BODY = """SELECT html FROM bodies WHERE path = ? AND digest = ?
            AND (SELECT value FROM meta WHERE key = 'fingerprint') = ?"""
+_BODIES = (f"SELECT path, digest, html FROM bodies WHERE path IN ({', '.join(['?'] * _PREFETCH)}) "
+           "AND (SELECT value FROM meta WHERE key = 'fingerprint') = ?")
 _CORRUPT = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 
 # The code a cached result depends on: a change to any of these modules (a fix in a
@@ -247,15 +249,13 @@ class Bodies:
         read before are let go). A renderer asks for the next hundred or so: one query
         each costs several times as much between two pages as in a row."""
         self._ahead = {}
+        digests = self._digests
         for start in range(0, len(names), _PREFETCH):
             batch = names[start:start + _PREFETCH]
-            pairs = ", ".join(["(?, ?)"] * len(batch))
-            values = [value for name in batch for value in (name, self._digests[name])]
-            rows = self._connection().execute(
-                f"WITH wanted (path, digest) AS (VALUES {pairs}) "
-                "SELECT path, html FROM bodies JOIN wanted USING (path, digest) "
-                "WHERE (SELECT value FROM meta WHERE key = 'fingerprint') = ?", [*values, self._fingerprint])
-            self._ahead.update(rows)
+            # always as many parameters (no name is ""): one statement, compiled once
+            rows = self._connection().execute(_BODIES, [*batch, *[""] * (_PREFETCH - len(batch)),
+                                                        self._fingerprint])
+            self._ahead.update((name, html) for name, digest, html in rows if digests[name] == digest)
 
     def get(self, name: str) -> str:
         html = self._ahead.pop(name, None)

@@ -451,15 +451,15 @@ def _write(target: str | Path, data: Data) -> None:
 def _write_parts(fd: int, parts: list[bytes]) -> None:
     """All ``parts``, in order, in as few system calls as the kernel allows (not joined
     first: a feed archive page is a few hundred kilobytes)."""
-    views = [memoryview(part) for part in parts if part]
+    pending: list[bytes | memoryview] = list(parts)
     first = 0
-    while first < len(views):
-        written = os.writev(fd, views[first:first + _IOV_MAX])
-        while first < len(views) and written >= len(views[first]):   # whole parts written
-            written -= len(views[first])
+    while first < len(pending):
+        written = os.writev(fd, pending[first:first + _IOV_MAX])
+        while first < len(pending) and written >= len(pending[first]):   # whole parts written
+            written -= len(pending[first])
             first += 1
-        if written:                                                # a short write, inside a part
-            views[first] = views[first][written:]
+        if written:                                                   # a short write, inside a part
+            pending[first] = memoryview(pending[first])[written:]
 
 
 _IOV_MAX = 1024   # buffers per writev (Linux's limit)
