@@ -105,7 +105,7 @@ def _start_split(catalog: Catalog, config: Config, content: Content, changes: Ch
     site-wide files here, both writing into the publisher's spare folder. Worth it when
     every file is rendered (a first build, a lost state); a rebuild after an edit renders
     a few. The forked process takes more than half of the items: this one also renders
-    the site-wide files and then records the journal while it waits."""
+    the site-wide files."""
     cut = round(len(catalog.items) * _FORKED_SHARE)
     older, newer = Share(older=True, cut=cut), Share(older=False, cut=cut)
 
@@ -352,12 +352,15 @@ def _publish_content(config: Config, content: Content, now: datetime, content_di
                 child = _start_split(catalog, config, content, changes, publisher, archive)
             else:
                 render_all(catalog, config, content, changes, publisher, archive)
+            if child is not None:
+                # waited for before the journal's transaction: that must not hold the
+                # database's write lock (subscribers signing up) for as long as a render
+                publisher.merge(child())
             step("publishing")
             # Journal first: if the swap then fails or the process dies, the journal is ahead
             # of the output, which the next build repairs (it renders changes.json from the
             # journal); the other order could publish sequence numbers the journal never
-            # recorded. Both journals and their events in one transaction, written while a
-            # forked renderer finishes: if it fails, none of it is committed.
+            # recorded. Both journals and their events in one transaction.
             with db.transaction():
                 journal.commit(pending, catalog.items, now, events=own_output)
                 partner_journal.commit(partner_pending, catalog.partner_only, now, events=own_output)
@@ -366,8 +369,6 @@ def _publish_content(config: Config, content: Content, now: datetime, content_di
                                                                  slug)),
                            content.fingerprints.get(profile.source, ""))
                     for slug, profile in catalog.profiles.items()}, now, events=own_output)
-                if child is not None:
-                    publisher.merge(child())
         except BaseException:
             if child is not None:
                 child.cancel()

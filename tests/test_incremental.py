@@ -193,8 +193,8 @@ def test_an_error_in_the_page_process_fails_the_build_and_publishes_nothing(big_
 
 
 def test_an_error_in_the_forked_process_alone_commits_no_journal(big_site, monkeypatch):
-    """The journal is written while the forked renderer finishes, in a transaction that
-    its failure rolls back: the next build publishes every item as new, once."""
+    """The journal is written once the forked renderer has succeeded: after its failure
+    the next build publishes every item as new, once."""
     import os
     import sqlite3
 
