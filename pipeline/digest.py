@@ -51,7 +51,7 @@ def render_preview(config: Config, newsletter_id: str, now: datetime, to_dir: Pa
     """Write the edition due at ``now`` into ``to_dir`` as ``<edition>.html``, ``.txt`` and a
     sample ``.eml`` (links carry a preview token); nothing is sent or recorded."""
     newsletter = config.newsletter(newsletter_id)
-    content = _content(config, content_dir)
+    content = load_sound_content(config, content_dir)
     try:
         catalog = catalog_for(config, content, now)
         with _store(config) as store:
@@ -88,7 +88,7 @@ class NewsletterStatus:
 
 def newsletter_status(config: Config, now: datetime,
                       content_dir: Path | None = None) -> list[NewsletterStatus]:
-    content = _content(config, content_dir)
+    content = load_sound_content(config, content_dir)
     try:
         catalog = catalog_for(config, content, now)
         rows = []
@@ -123,7 +123,7 @@ def send_edition(config: Config, newsletter_id: str, now: datetime, content_dir:
     newsletter = config.newsletter(newsletter_id)
     secret_ = secret("NEWSROOM_SECRET")
     senders = senders_for(config)
-    content = _content(config, content_dir)
+    content = load_sound_content(config, content_dir)
     try:
         catalog = catalog_for(config, content, now)
         with state_database(config) as db:
@@ -191,7 +191,9 @@ def edition_messages(config: Config, catalog: Catalog, content: Content, edition
     yield from factory.messages(recipients)
 
 
-def _content(config: Config, content_dir: Path | None) -> Content:
+def load_sound_content(config: Config, content_dir: Path | None) -> Content:
+    """The site's content, refused (:class:`ContentErrors`) if any file has a problem:
+    an edition is never made or sent from content a build would not publish."""
     content = load_content(config, content_dir)
     if content.problems:
         content.close()

@@ -378,7 +378,7 @@ def _link_tree(source: Path, target: Path) -> None:
     """``cp -al``: the same folders, every file a hard link."""
     for dirpath, _, filenames in os.walk(source):
         folder = os.path.join(target, os.path.relpath(dirpath, source))
-        os.makedirs(folder, exist_ok=True)
+        _make_folder(folder)
         for name in filenames:
             os.link(os.path.join(dirpath, name), os.path.join(folder, name))
 

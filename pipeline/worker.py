@@ -112,7 +112,7 @@ def _send(config: Config, db: Database, newsletter_id: str, label: str, me: str,
           stop: threading.Event, secret_: str | None, content_dir: Path | None) -> int:
     """One edition's open rows, as many as this worker can claim; the number sent."""
     from .build import catalog_for
-    from .digest import _content, edition_factory, send_lock
+    from .digest import edition_factory, load_sound_content, send_lock
     from .editions import EditionStore
     from .senders import senders_for
     from .subscribers import SubscriberStore
@@ -129,7 +129,7 @@ def _send(config: Config, db: Database, newsletter_id: str, label: str, me: str,
         if not held:
             return 0   # SQLite: one sender of a newsletter at a time
         now = datetime.now(UTC).astimezone(config.site.timezone)
-        content = _content(config, content_dir)
+        content = load_sound_content(config, content_dir)
         try:
             catalog = catalog_for(config, content, now)
             edition = EditionStore(db).load(newsletter, label, catalog)

@@ -82,6 +82,15 @@ def ingested(site: Site, name: str) -> dict[str, dict]:
     return out
 
 
+def serve_feed(httpserver, *documents: str) -> list[str]:
+    """Serve ``documents[0]`` at /uef.rss; a test changes what upstream says by putting
+    another document in the returned list's first place."""
+    feeds = list(documents)
+    httpserver.expect_request("/uef.rss").respond_with_handler(
+        lambda request: Response(feeds[0], content_type="application/rss+xml"))
+    return feeds
+
+
 def run_ingest(site: Site, *args: str, now: str = NOW) -> int:
     return main(["ingest", *args, "--now", now, "--config", str(site.config_path)])
 
@@ -208,10 +217,9 @@ def test_conditional_get_sends_the_validators_and_a_304_changes_nothing(make_sit
 
 def test_refetching_never_duplicates_and_an_upstream_change_updates_the_item_once(make_site, httpserver,
                                                                                     capsys):
-    feeds = [rss(rss_item("a1", "Brain study"), rss_item("a1", "Brain study (duplicate guid)")),
-             rss(rss_item("a1", "Brain study, corrected"), rss_item("a2", "Second"))]
-    httpserver.expect_request("/uef.rss").respond_with_handler(
-        lambda request: Response(feeds[0], content_type="application/rss+xml"))
+    feeds = serve_feed(httpserver,
+                       rss(rss_item("a1", "Brain study"), rss_item("a1", "Brain study (duplicate guid)")),
+                       rss(rss_item("a1", "Brain study, corrected"), rss_item("a2", "Second")))
     site = make_site(source("uef", httpserver.url_for("/uef.rss"), publish="published"))
     assert run_ingest(site) == 0
     build(site)
@@ -237,9 +245,7 @@ def test_refetching_never_duplicates_and_an_upstream_change_updates_the_item_onc
 
 
 def test_an_editors_edit_survives_and_merges_with_upstream_changes(make_site, httpserver, capsys):
-    feeds = [rss(rss_item("a1", "Brain study", description="<p>Original text.</p>"))]
-    httpserver.expect_request("/uef.rss").respond_with_handler(
-        lambda request: Response(feeds[0], content_type="application/rss+xml"))
+    feeds = serve_feed(httpserver, rss(rss_item("a1", "Brain study", description="<p>Original text.</p>")))
     site = make_site(source("uef", httpserver.url_for("/uef.rss")))
     assert run_ingest(site) == 0
     [path] = (site.root / "content/news/ingested/uef").glob("*.md")
@@ -271,9 +277,7 @@ def test_an_editors_edit_survives_and_merges_with_upstream_changes(make_site, ht
 
 
 def test_a_file_an_editor_deleted_stays_deleted(make_site, httpserver, capsys):
-    feeds = [rss(rss_item("a1", "Brain study"))]
-    httpserver.expect_request("/uef.rss").respond_with_handler(
-        lambda request: Response(feeds[0], content_type="application/rss+xml"))
+    feeds = serve_feed(httpserver, rss(rss_item("a1", "Brain study")))
     site = make_site(source("uef", httpserver.url_for("/uef.rss")))
     assert run_ingest(site) == 0
     [path] = (site.root / "content/news/ingested/uef").glob("*.md")
@@ -571,9 +575,7 @@ def test_a_malformed_redirect_and_an_unasked_304_are_clear_errors(make_site, htt
 
 
 def test_an_editors_embargo_and_broken_yaml_do_not_block_upstream_changes(make_site, httpserver, capsys):
-    feeds = [rss(rss_item("a1", "Study", description="<p>One.</p>"))]
-    httpserver.expect_request("/uef.rss").respond_with_handler(
-        lambda r: Response(feeds[0], content_type="application/rss+xml"))
+    feeds = serve_feed(httpserver, rss(rss_item("a1", "Study", description="<p>One.</p>")))
     site = make_site(source("uef", httpserver.url_for("/uef.rss")))
     assert run_ingest(site) == 0
     [path] = (site.root / "content/news/ingested/uef").glob("*.md")

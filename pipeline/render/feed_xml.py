@@ -25,7 +25,6 @@ from __future__ import annotations
 import html
 from dataclasses import replace
 from datetime import UTC, datetime
-from functools import cache
 
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -127,6 +126,8 @@ class XmlWriter:
 
 
 _STAND_IN_UPDATED = datetime(1901, 2, 3, 4, 5, 6, tzinfo=UTC)
+_STAND_IN_ISO = iso_date(_STAND_IN_UPDATED).encode()
+_STAND_IN_RFC2822 = formatRFC2822(_STAND_IN_UPDATED).encode()
 _STAND_IN_URL = "https://stand-in.invalid/{}/{}"   # role, format
 
 
@@ -147,7 +148,7 @@ class _Heads:
         heads = cls(fg.atom_str(pretty=True), fg.rss_str(pretty=True))
         present = [role for _, role, urls in _linked(doc) if urls is not None]
         any_url = _STAND_IN_URL.format("", "").removesuffix("//").encode()
-        expected = [(heads.atom, _iso_stand_in(), 1), (heads.rss, _rfc2822_stand_in(), 1),
+        expected = [(heads.atom, _STAND_IN_ISO, 1), (heads.rss, _STAND_IN_RFC2822, 1),
                     (heads.atom, any_url, len(present)), (heads.rss, any_url, len(present))]
         for role in present:
             for fmt, data in (("atom", heads.atom), ("rss", heads.rss)):
@@ -157,8 +158,8 @@ class _Heads:
         return None
 
     def fill(self, doc: FeedDoc) -> tuple[bytes, bytes]:
-        atom = self.atom.replace(_iso_stand_in(), iso_date(doc.updated).encode())
-        rss = self.rss.replace(_rfc2822_stand_in(), formatRFC2822(doc.updated).encode())
+        atom = self.atom.replace(_STAND_IN_ISO, iso_date(doc.updated).encode())
+        rss = self.rss.replace(_STAND_IN_RFC2822, formatRFC2822(doc.updated).encode())
         for _, role, urls in _linked(doc):
             if urls is not None:
                 atom = atom.replace(_STAND_IN_URL.format(role, "atom").encode(), _attr(urls["atom"]).encode())
@@ -170,16 +171,6 @@ def _linked(doc: FeedDoc) -> list[tuple[str, str, dict[str, str] | None]]:
     """``(field, role, urls)`` of the document's own URLs and its neighbours'."""
     return [("self_urls", "self", doc.self_urls), ("prev_archive", "prev", doc.prev_archive),
             ("next_archive", "next", doc.next_archive), ("current", "current", doc.current)]
-
-
-@cache
-def _iso_stand_in() -> bytes:
-    return iso_date(_STAND_IN_UPDATED).encode()
-
-
-@cache
-def _rfc2822_stand_in() -> bytes:
-    return formatRFC2822(_STAND_IN_UPDATED).encode()
 
 
 class _FeedgenEntry(FeedEntry):
