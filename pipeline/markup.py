@@ -6,6 +6,7 @@ import ctypes
 import ctypes.util
 import html
 import re
+import threading
 from urllib.parse import urljoin
 
 import nh3
@@ -187,24 +188,31 @@ def sanitize_html(html: str, base_url: str | None = None, fragments: bool = Fals
     relative ``href`` and ``src`` URLs absolute (``#fragment`` links too if ``fragments``).
     Sanitizing sanitized HTML again changes nothing but those URLs: the way to rewrite
     the attributes of parsed elements, never text that looks like one."""
-    keep = _SCHEME if fragments else _ABSOLUTE
+    if not base_url:
+        return _PLAIN.clean(html).strip()
+    _rebase.base_url, _rebase.keep = base_url, _SCHEME if fragments else _ABSOLUTE
+    try:
+        return _REBASING.clean(html).strip()
+    finally:
+        _rebase.base_url = None
 
-    def absolutize(tag: str, attribute: str, value: str) -> str:
-        if attribute in ("href", "src") and not keep.match(value):
-            if tag == "img" and attribute == "src" and is_local_image(value):
-                return value   # a file under content/: resolved and renamed when media are
-            return urljoin(base_url, value)
-        return value
 
-    return nh3.clean(
-        html,
-        tags=_TAGS,
-        attributes=_ATTRIBUTES,
-        url_schemes=_URL_SCHEMES,
-        link_rel="noopener",
-        strip_comments=True,
-        attribute_filter=absolutize if base_url else None,
-    ).strip()
+def _absolutize(tag: str, attribute: str, value: str) -> str:
+    """The attribute filter of :data:`_REBASING`: the base URL is the calling thread's."""
+    if attribute in ("href", "src") and not _rebase.keep.match(value):
+        if tag == "img" and attribute == "src" and is_local_image(value):
+            return value   # a file under content/: resolved and renamed when media are
+        return urljoin(_rebase.base_url, value)
+    return value
+
+
+# Two reusable sanitizers (building one per call took a third of the time): the second
+# rewrites URLs against the base URL its calling thread set in _rebase.
+_rebase = threading.local()
+_SETTINGS = {"tags": _TAGS, "attributes": _ATTRIBUTES, "url_schemes": _URL_SCHEMES,
+             "link_rel": "noopener", "strip_comments": True}
+_PLAIN = nh3.Cleaner(**_SETTINGS)
+_REBASING = nh3.Cleaner(**_SETTINGS, attribute_filter=_absolutize)
 
 
 def is_local_image(src: str) -> bool:

@@ -99,20 +99,29 @@ def read_bounded(path: str | Path, max_bytes: int, limit_name: str = "") -> byte
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise Unreadable("not a regular file")
-    except BaseException:
+        # sized by the file, not the limit: a read of the limit would allocate it
+        data = _read_up_to(fd, min(info.st_size, max_bytes) + 1)
+        if info.st_size < len(data) <= max_bytes:   # it grew since: read on, to the limit
+            data += _read_up_to(fd, max_bytes + 1 - len(data))
+    except OSError as exc:
+        raise Unreadable(f"cannot read: {exc.strerror or exc}") from None
+    finally:
         os.close(fd)
-        raise
-    with os.fdopen(fd, "rb") as fh:
-        try:
-            # sized by the file, not the limit: a read of the limit would allocate it
-            data = fh.read(min(info.st_size, max_bytes) + 1)
-            if info.st_size < len(data) <= max_bytes:   # it grew since: read on, to the limit
-                data += fh.read(max_bytes + 1 - len(data))
-        except OSError as exc:
-            raise Unreadable(f"cannot read: {exc.strerror or exc}") from None
     if len(data) > max_bytes:
         raise Unreadable(too_large(max(info.st_size, len(data)), max_bytes, limit_name))
     return data
+
+
+def _read_up_to(fd: int, size: int) -> bytes:
+    """At most ``size`` bytes, fewer only at the end of the file."""
+    chunks = []
+    while size > 0:
+        chunk = os.read(fd, size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size -= len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def too_large(size: int, max_bytes: int, limit_name: str = "") -> str:

@@ -9,8 +9,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
-from pipeline.frontmatter import split_document
+from pipeline.frontmatter import FrontMatterError, split_document
 from pipeline.model import NewsItem, Problem, Profile
 from pipeline.readers import parse_datetime, read_news, read_profile
 
@@ -282,6 +283,32 @@ def test_an_unquoted_date_stays_text_for_our_parser(written):
 def test_an_explicit_yaml_timestamp_tag_stays_text_too(written):
     doc = split_document(f"---\ndate: !!timestamp {written}\n---\n".encode())
     assert doc.meta == {"date": written}
+
+
+YAML_SHAPES = [
+    "title: Plain\nn: 12\nf: 1.5\nyes_: yes\nnone: ~\nempty:\nq: '12'\n",
+    "list: [a, 2, null, [b, {c: d}]]\nblock:\n  - x\n  - y: z\n",
+    "base: &b {k: v}\nmerged: {<<: {k: v}, j: w}\n",
+    "? [a, b]\n: sequence as a key\n3: an int key\n~: a null key\n",
+    "s: !!str 12\ni: !!int '7'\nset: !!set {a, b}\nbin: !!binary aGk=\n",
+    "v: =\n",
+    "text: \"bell \\x07 and tab\\t\"\nfolded: >\n  one\n  two\n",
+]
+
+
+@pytest.mark.parametrize("source", YAML_SHAPES)
+def test_front_matter_values_are_built_as_pyyaml_builds_them(source):
+    from pipeline import frontmatter
+    loader = frontmatter._Loader(source)
+    try:
+        expected = loader.construct_document(loader.get_single_node())
+    except (yaml.YAMLError, ValueError, TypeError):   # then ours refuses it too, with a line
+        with pytest.raises(FrontMatterError):
+            frontmatter._load_yaml(source, first_line=2)
+        return
+    finally:
+        loader.dispose()
+    assert frontmatter._load_yaml(source, first_line=2)[0] == expected
 
 
 def test_an_unquoted_date_without_offset_is_in_the_site_time_zone_not_utc(site):
