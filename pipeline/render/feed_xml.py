@@ -160,10 +160,11 @@ class _Heads:
     def fill(self, doc: FeedDoc) -> tuple[bytes, bytes]:
         atom = self.atom.replace(_STAND_IN_ISO, iso_date(doc.updated).encode())
         rss = self.rss.replace(_STAND_IN_RFC2822, formatRFC2822(doc.updated).encode())
+        attr = _ATOM.attr
         for _, role, urls in _linked(doc):
             if urls is not None:
-                atom = atom.replace(_STAND_IN_URL.format(role, "atom").encode(), _attr(urls["atom"]).encode())
-                rss = rss.replace(_STAND_IN_URL.format(role, "rss").encode(), _attr(urls["rss"]).encode())
+                atom = atom.replace(_STAND_IN_URL.format(role, "atom").encode(), attr(urls["atom"]).encode())
+                rss = rss.replace(_STAND_IN_URL.format(role, "rss").encode(), attr(urls["rss"]).encode())
         return atom, _hex_references(rss)
 
 
@@ -204,21 +205,29 @@ class _FeedgenEntry(FeedEntry):
 # What lxml writes: text escapes & < > and CR; attribute values also " and TAB, LF.
 
 
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+class _Markup:
+    """Elements and attributes written as lxml writes them; ``hex_refs``: with ``&#x26;``,
+    ``&#x3C;``, ``&#x3E;`` for ``&``, ``<``, ``>`` as :func:`_hex_references` would turn them
+    (escaping once that way is cheaper than a second pass over a whole entry)."""
+
+    def __init__(self, hex_refs: bool):
+        self.amp, self.lt, self.gt = ("&#x26;", "&#x3C;", "&#x3E;") if hex_refs else ("&amp;", "&lt;", "&gt;")
+
+    def esc(self, text: str) -> str:
+        return text.replace("&", self.amp).replace("<", self.lt).replace(">", self.gt).replace("\r", "&#13;")
+
+    def attr(self, text: str) -> str:
+        return self.esc(text).replace('"', "&quot;").replace("\t", "&#9;").replace("\n", "&#10;")
+
+    def tag(self, name: str, attributes: dict[str, str]) -> str:
+        return f"<{name}" + "".join(f' {key}="{self.attr(value)}"' for key, value in attributes.items())
+
+    def element(self, indent: str, name: str, text: str, attributes: dict[str, str] | None = None) -> str:
+        head = self.tag(name, attributes) if attributes else f"<{name}"
+        return f"{indent}{head}>{self.esc(text)}</{name}>\n" if text else f"{indent}{head}></{name}>\n"
 
 
-def _attr(text: str) -> str:
-    return _esc(text).replace('"', "&quot;").replace("\t", "&#9;").replace("\n", "&#10;")
-
-
-def _tag(name: str, attributes: dict[str, str]) -> str:
-    return f"<{name}" + "".join(f' {key}="{_attr(value)}"' for key, value in attributes.items())
-
-
-def _element(indent: str, name: str, text: str, attributes: dict[str, str] | None = None) -> str:
-    head = _tag(name, attributes) if attributes else f"<{name}"
-    return f"{indent}{head}>{_esc(text)}</{name}>\n" if text else f"{indent}{head}></{name}>\n"
+_ATOM, _RSS = _Markup(hex_refs=False), _Markup(hex_refs=True)
 
 
 def atom_fragment(entry: Entry) -> bytes:
@@ -226,23 +235,23 @@ def atom_fragment(entry: Entry) -> bytes:
     printer write it inside ``<feed>``."""
     title, title_html = escape_if_markup(entry.title)
     summary, summary_html = escape_if_markup(entry.summary)
-    parts = [f'  <entry xml:lang="{_attr(entry.lang)}">\n',
-             _element("    ", "id", entry.id),
-             _element("    ", "title", title, {"type": "html"} if title_html else None),
-             _element("    ", "updated", iso_date(entry.updated))]
-    parts += [f"    <author>\n{_element('      ', 'name', name)}    </author>\n"
+    parts = [f'  <entry xml:lang="{_ATOM.attr(entry.lang)}">\n',
+             _ATOM.element("    ", "id", entry.id),
+             _ATOM.element("    ", "title", title, {"type": "html"} if title_html else None),
+             _ATOM.element("    ", "updated", iso_date(entry.updated))]
+    parts += [f"    <author>\n{_ATOM.element('      ', 'name', name)}    </author>\n"
               for name in entry.authors if name]
-    parts.append(_element("    ", "content", entry.content_html, {"type": "html"}))
-    parts += ["    " + _tag("link", _link_attrs(link, False)) + "/>\n" for link in entry.links]
-    parts.append(_element("    ", "summary", summary, {"type": "html"} if summary_html else None))
+    parts.append(_ATOM.element("    ", "content", entry.content_html, {"type": "html"}))
+    parts += ["    " + _ATOM.tag("link", _link_attrs(link, False)) + "/>\n" for link in entry.links]
+    parts.append(_ATOM.element("    ", "summary", summary, {"type": "html"} if summary_html else None))
     for category in entry.categories:
         attributes = {"term": category.term}
         if category.scheme:
             attributes["scheme"] = category.scheme
         if category.label:
             attributes["label"] = category.label
-        parts.append("    " + _tag("category", attributes) + "/>\n")
-    parts.append(_element("    ", "published", entry.published.isoformat()))
+        parts.append("    " + _ATOM.tag("category", attributes) + "/>\n")
+    parts.append(_ATOM.element("    ", "published", entry.published.isoformat()))
     parts.append("  </entry>\n")
     return "".join(parts).encode("utf-8")
 
@@ -250,28 +259,29 @@ def atom_fragment(entry: Entry) -> bytes:
 def rss_fragment(entry: Entry) -> bytes:
     """The RSS ``<item>`` exactly as feedgen, :class:`_RssEntry` and lxml write it inside
     ``<channel>``, with RSS's hexadecimal references."""
+    element, tag = _RSS.element, _RSS.tag
     parts = ["    <item>\n",
-             _element("      ", "title", escape_if_markup(entry.title)[0]),
-             _element("      ", "link", entry.links[0].href),
-             _element("      ", "description", html.escape(entry.summary, quote=False)),
-             _element("      ", "content:encoded", entry.content_html),
-             _element("      ", "guid", entry.id, {"isPermaLink": "true" if entry.permalink_id else "false"})]
+             element("      ", "title", escape_if_markup(entry.title)[0]),
+             element("      ", "link", entry.links[0].href),
+             element("      ", "description", html.escape(entry.summary, quote=False)),
+             element("      ", "content:encoded", entry.content_html),
+             element("      ", "guid", entry.id, {"isPermaLink": "true" if entry.permalink_id else "false"})]
     for category in entry.categories:
-        parts.append(_element("      ", "category", escape_if_markup(category.label or category.term)[0],
+        parts.append(element("      ", "category", escape_if_markup(category.label or category.term)[0],
                               {"domain": category.scheme} if category.scheme else None))
     enclosures = [link for link in entry.links if link.rel == "enclosure"]
     if enclosures:
         attributes = _link_attrs(enclosures[-1])
-        parts.append("      " + _tag("enclosure", {"url": attributes["href"], "length": attributes["length"],
+        parts.append("      " + tag("enclosure", {"url": attributes["href"], "length": attributes["length"],
                                                "type": attributes.get("type", "")}) + "/>\n")
-    parts.append(_element("      ", "pubDate", formatRFC2822(entry.published)))
-    parts += [_element("      ", "dc:creator", escape_if_markup(name)[0]) for name in entry.authors]
-    parts.append(_element("      ", "dc:language", entry.lang))
-    parts += ["      " + _tag("atom:link", _link_attrs(link, False)) + "/>\n"
+    parts.append(element("      ", "pubDate", formatRFC2822(entry.published)))
+    parts += [element("      ", "dc:creator", escape_if_markup(name)[0]) for name in entry.authors]
+    parts.append(element("      ", "dc:language", entry.lang))
+    parts += ["      " + tag("atom:link", _link_attrs(link, False)) + "/>\n"
               for link in entry.links[1:] if link.rel != "enclosure"]
-    parts.append(_element("      ", "atom:updated", iso_date(entry.updated)))
+    parts.append(element("      ", "atom:updated", iso_date(entry.updated)))
     parts.append("    </item>\n")
-    return _hex_references("".join(parts).encode("utf-8"))
+    return "".join(parts).encode("utf-8")
 
 
 def _atom_fragment(entry: etree._Element) -> bytes:
