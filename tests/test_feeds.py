@@ -496,8 +496,8 @@ def test_the_one_pass_member_index_lists_what_items_of_lists(site):
         assert members.get(ref, []) == list(feeds.items_of(catalog, ref)), ref
 
 
-URL_PARTS = st.sampled_from([' href="', ' src="', '\thref="', '\nsrc="', 'href="', '#x"', 'https://a"',
-                             'mailto:b"', "x", " ", "\n", 'rel/"', '"', "1a:"])
+URL_PARTS = st.sampled_from([' href="', ' src="', '\thref="', '\nsrc="', '\xa0href="', 'data-src="', 'href="',
+                             '#x"', 'https://a"', 'mailto:b"', "x", " ", "\n", 'rel/"', '"', "1a:"])
 
 
 @settings(max_examples=500)

@@ -44,7 +44,6 @@ _ENTITY = re.compile(r"&(#?\w+)")
 _TAG = re.compile(r"<[/!?A-Za-z]")
 _RELATIVE_URL_ATTR = re.compile(r'\s(?:href|src)="(?![A-Za-z][A-Za-z0-9+.-]*:)')
 _SCHEME_AT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
-_OTHER_SPACE_URL_ATTR = re.compile(r'[^\S ](?:href|src)="(?![A-Za-z][A-Za-z0-9+.-]*:)')
 TRANSLATION_TYPE = "text/html; charset=utf-8"
 # characters a URL may carry as they are; everything else is percent-encoded
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
@@ -100,16 +99,17 @@ def absolute_html(body: str, base: str) -> str:
 
 
 def _has_relative_url(body: str) -> bool:
-    """``_RELATIVE_URL_ATTR.search(body)``, several times faster on a long body: the
-    sanitizer writes attributes after one space, so str.find can look for them."""
-    for attribute in (' href="', ' src="'):
+    """``_RELATIVE_URL_ATTR.search(body)``, several times faster on a long body: str.find
+    goes from one ``href="``/``src="`` to the next instead of a regular expression trying
+    every position."""
+    for attribute in ('href="', 'src="'):
         at = body.find(attribute)
         while at != -1:
             value = at + len(attribute)
-            if not _SCHEME_AT.match(body, value):
+            if at and body[at - 1].isspace() and not _SCHEME_AT.match(body, value):
                 return True
             at = body.find(attribute, value)
-    return bool(_OTHER_SPACE_URL_ATTR.search(body)) if "\t" in body or "\n" in body else False
+    return False
 
 
 @dataclass(frozen=True, slots=True)
