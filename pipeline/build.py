@@ -306,9 +306,11 @@ def _email_svgs(catalog: Catalog, measure: Callable[[Image], tuple[int, int] | N
 
 def build_site(config: Config, now: datetime, content_dir: Path | None = None,
                output_dir: Path | None = None, keep_going: bool = False,
-               progress: Callable[[str], None] | None = None) -> BuildReport:
+               progress: Callable[[str], None] | None = None, warm: bool = False) -> BuildReport:
     """Build and publish. Raises :class:`ContentErrors` (nothing published) on bad content
-    unless ``keep_going``, which publishes the good files and reports the skipped ones."""
+    unless ``keep_going``, which publishes the good files and reports the skipped ones.
+    ``warm``: the caller builds again and again (``newsroom run``); what can be reused by the
+    next build is kept in memory (see :func:`~pipeline.content.load_content`)."""
     started = time.perf_counter()
     step = progress or (lambda _message: None)
     # A build allocates hundreds of thousands of short-lived objects and makes few cycles:
@@ -316,7 +318,7 @@ def build_site(config: Config, now: datetime, content_dir: Path | None = None,
     # rebuild's time). It runs again once the build is over.
     with collector_paused():
         step("reading content")
-        content = load_content(config, content_dir)
+        content = load_content(config, content_dir, warm=warm)
         try:
             return _publish_content(config, content, now, content_dir, output_dir, keep_going, step, started)
         finally:

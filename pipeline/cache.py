@@ -116,6 +116,9 @@ class ParseCache:
                  rows: dict[str, tuple]):
         self._path, self._db, self.fingerprint = path, db, fingerprint
         self._rows = rows   # path -> (path, mtime_ns, size, ino, digest, record, problems), until looked up
+        self._generation: str | None = None   # of the rows read; a new one once this build writes
+        self._decoded = False                 # the rows' record and problems are objects already
+        self._next: dict[str, tuple] | None = None   # kept warm: this build's rows, decoded
         self._seen: dict[str, bytes] = {}      # path -> digest, for every file of this build
         self._restat: list[tuple[str, Signature]] = []   # same bytes, new signature
         self._writing = False
@@ -125,18 +128,28 @@ class ParseCache:
         self._codec = _Codec()
 
     @classmethod
-    def open(cls, state_dir: Path, site: Site) -> ParseCache:
+    def open(cls, state_dir: Path, site: Site, warm: bool = False) -> ParseCache:
+        """The cache of ``state_dir``. ``warm``, for a long-running process: this process
+        keeps the decoded rows between builds and reuses them while no other process has
+        written the cache since (its generation, a token each writing build changes)."""
         state_dir.mkdir(parents=True, exist_ok=True)
         (state_dir / _OLD_FILE).unlink(missing_ok=True)
         path, fingerprint = state_dir / _FILE, site_fingerprint(site)
+        memo = _WARM.pop(path, None) if warm else None   # back at commit: a failed build drops it
         try:
-            db, rows = _load(path, fingerprint)
+            db, rows, generation = _load(path, fingerprint, memo)
         except sqlite3.DatabaseError as exc:
             if getattr(exc, "sqlite_errorcode", None) not in _CORRUPT:
                 raise
             _remove(path)   # not a database, or a damaged one: start afresh
-            db, rows = _load(path, fingerprint)
-        return cls(path, db, fingerprint, rows)
+            db, rows, generation = _load(path, fingerprint, None)
+        cache = cls(path, db, fingerprint, rows)
+        if warm:
+            cache._keep_warm(generation, decoded=memo is not None and memo.rows is rows)
+        return cache
+
+    def _keep_warm(self, generation: str | None, decoded: bool) -> None:
+        self._generation, self._decoded, self._next = generation, decoded, {}
 
     @classmethod
     def disabled(cls, site: Site) -> ParseCache:
@@ -148,6 +161,7 @@ class ParseCache:
         Rows leave memory as they are looked up, so their bytes and the records they become
         are not all held at once; the rows left over are the files that are gone."""
         rows, seen, record = self._rows, self._seen, self._codec.record
+        decoded, warm = self._decoded, self._next
         results: list[Parsed | None] = []
         for name, path, stat in files:
             row = rows.pop(name, None)
@@ -155,7 +169,12 @@ class ParseCache:
                 results.append(None)
                 continue
             seen[name] = row[4]
-            results.append((row[4], record(row[5]), pickle.loads(row[6]) if row[6] else []))
+            if decoded:
+                results.append((row[4], row[5], row[6]))
+            else:
+                results.append((row[4], record(row[5]), pickle.loads(row[6]) if row[6] else []))
+            if warm is not None:
+                warm[name] = (*row[:5], *results[-1][1:])
         return results
 
     def store(self, name: str, stat: Signature, packed: Packed) -> Parsed:
@@ -169,7 +188,10 @@ class ParseCache:
             if len(self._rows_to_write) >= _BATCH:
                 self._write_batch()
             body = None
-        return digest, self._codec.record(record, body), pickle.loads(problems) if problems else []
+        result = digest, self._codec.record(record, body), pickle.loads(problems) if problems else []
+        if self._next is not None:
+            self._next[name] = (name, *self._trusted(stat), *result)
+        return result
 
     def _write_batch(self) -> None:
         """Rows go in batches: a cold build stores 10,000, one statement each costs seconds."""
@@ -199,6 +221,9 @@ class ParseCache:
         if self._writing:
             self._db.execute("COMMIT")
             self._writing = False
+        if self._next is not None:
+            self._after_restat()
+            _WARM[self._path] = _Warm(self.fingerprint, self._generation, self._next)  # type: ignore[index]
         return Bodies(self._path, self._db, self._seen, self.fingerprint)
 
     def close(self) -> None:
@@ -217,6 +242,13 @@ class ParseCache:
             self._restat.append((row[0], stat))
         return True
 
+    def _after_restat(self) -> None:
+        """The new signatures, in the rows kept warm too."""
+        for name, stat in self._restat:
+            row = self._next.get(name)   # type: ignore[union-attr]
+            if row is not None:
+                self._next[name] = (name, *self._trusted(stat), *row[4:])  # type: ignore[index]
+
     def _begin(self) -> None:
         if not self._writing:
             self._db.execute("BEGIN IMMEDIATE")
@@ -224,6 +256,8 @@ class ParseCache:
             if not _is_current(self._db, self.fingerprint):
                 raise CacheChanged("a build with other site settings or code took over the parse "
                                    "cache during this one; build again")
+            self._generation = os.urandom(16).hex()   # what a warm process checks its rows by
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (self._generation,))
 
     def _trusted(self, stat: Signature) -> Signature:
         mtime_ns, size, ino = stat
@@ -353,16 +387,41 @@ def _connect(path: Path) -> sqlite3.Connection:
     return db
 
 
-def _load(path: Path, fingerprint: str) -> tuple[sqlite3.Connection, dict[str, tuple]]:
+class _Warm:
+    """A long-running process's decoded rows of one cache (see :meth:`ParseCache.open`),
+    as the cache held them after its build of that generation."""
+
+    def __init__(self, fingerprint: str, generation: str | None, rows: dict[str, tuple]):
+        self.fingerprint, self.generation, self.rows = fingerprint, generation, rows
+
+
+_WARM: dict[Path, _Warm] = {}   # cache file -> its rows, in this process
+
+
+def _load(path: Path, fingerprint: str,
+          memo: _Warm | None) -> tuple[sqlite3.Connection, dict[str, tuple], str | None]:
+    """The connection, the rows and the generation they are of: ``memo``'s own dict while
+    the cache is the one it was taken from (same fingerprint and generation), otherwise
+    read from the database (the generation first: a write in between makes it older than
+    the rows, which only costs the next build a reload)."""
     db = _connect(path)
     try:
         if not _is_current(db, fingerprint):
             _reset(db, fingerprint)
+        generation = _generation(db)
+        if (memo is not None and generation is not None and memo.fingerprint == fingerprint
+                and generation == memo.generation):
+            return db, memo.rows, generation
         rows = db.execute("SELECT path, mtime_ns, size, ino, digest, record, problems FROM files")
-        return db, {row[0]: row for row in rows}
+        return db, {row[0]: row for row in rows}, generation
     except BaseException:
         db.close()
         raise
+
+
+def _generation(db: sqlite3.Connection) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+    return row[0] if row else None
 
 
 def _is_current(db: sqlite3.Connection, fingerprint: str) -> bool:

@@ -79,11 +79,14 @@ class Content:
 
 
 def load_content(config: Config, content_dir: Path | None = None, use_cache: bool = True,
-                 parallel_from: int = PARALLEL_FROM) -> Content:
+                 parallel_from: int = PARALLEL_FROM, warm: bool = False) -> Content:
+    """The content folder's items and profiles, and every problem. ``warm``: this process
+    builds again and again (``newsroom run``) and keeps the parse cache's rows decoded
+    between builds."""
     content_dir = (content_dir or config.paths.content).resolve()
     site = config.site
     limit = config.limits.content_file_bytes
-    cache = ParseCache.open(config.paths.state, site) if use_cache else ParseCache.disabled(site)
+    cache = ParseCache.open(config.paths.state, site, warm) if use_cache else ParseCache.disabled(site)
     try:
         files, refused = _scan(content_dir, limit)
         results, parsed = _read(files, cache, site, parallel_from, limit)

@@ -105,7 +105,7 @@ def build_job(config_path: str) -> None:
     config = load_config(config_path)
     now = datetime.now(UTC).astimezone(config.site.timezone)
     try:
-        report = build_site(config, now, keep_going=True)
+        report = build_site(config, now, keep_going=True, warm=True)
     except ContentErrors as exc:   # keep_going skips bad files; this is a last resort
         log.error("build failed: %d problem(s); the previous output stays", len(exc.problems))
         return

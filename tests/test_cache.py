@@ -384,3 +384,62 @@ def test_files_come_in_the_order_of_sorted_rglob(site):
     news = site.root / "content" / "news"
     expected = [p.relative_to(news.parent).as_posix() for p in sorted(news.rglob("*.md")) if p.is_file()]
     assert [n.source for n in load(site).news] == expected
+
+
+# -- kept warm: a long-running process (newsroom run) keeps the decoded rows ------------
+
+
+def warm_lookup(site) -> list:
+    """What a warm process's parse cache returns for the content folder, as a build does."""
+    files, _ = content_module._scan((site.root / "content").resolve(), 10**7)
+    cache = ParseCache.open(Path("state"), site.config.site, warm=True)
+    results = cache.lookup(files)
+    assert None not in results
+    cache.commit().close()
+    return results
+
+
+def test_a_warm_process_reuses_its_records_until_another_build_writes_the_cache(site):
+    write_many(site, 4)
+    age(site)
+    load(site)
+    first, second = warm_lookup(site), warm_lookup(site)
+    assert first == second and all(a[1] is b[1] for a, b in zip(first, second, strict=True))
+    site.write_news("item-000", FRONT, "Another body.\n")
+    age(site)
+    load(site)   # another process's build: a new generation
+    third = warm_lookup(site)
+    assert not any(a[1] is b[1] for a, b in zip(second, third, strict=True))
+    assert [r[0] for r in third] != [r[0] for r in second]
+
+
+def same_content(a: Content, b: Content) -> bool:
+    return (a.news == b.news and a.profiles == b.profiles and a.problems == b.problems
+            and a.fingerprints == b.fingerprints
+            and [a.body(n) for n in a.news] == [b.body(n) for n in b.news])
+
+
+@pytest.mark.parametrize("edit", ["body", "same size, same tick", "touch", "remove", "add", "break"])
+def test_a_warm_process_loads_what_a_fresh_one_loads_after_an_edit(site, edit):
+    write_many(site, 6)
+    age(site)
+    load(site, warm=True)
+    load(site, warm=True)
+    path = site.root / "content" / "news" / "item-001.md"
+    stat = path.stat()
+    if edit == "body":
+        path.write_text(path.read_text() + "More.\n")
+    elif edit == "same size, same tick":
+        path.write_text(path.read_text().replace("A title", "B title"))
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    elif edit == "touch":
+        os.utime(path, ns=(LONG_AGO + 10**9, LONG_AGO + 10**9))
+    elif edit == "remove":
+        path.unlink()
+    elif edit == "add":
+        site.write_news("item-new", FRONT, "New.\n")
+    else:
+        path.write_text("no front matter\n")
+    warm = load(site, warm=True)
+    assert same_content(warm, load(site))
+    assert same_content(load(site, warm=True), load(site))
