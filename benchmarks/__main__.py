@@ -19,6 +19,11 @@ edit
 add
     one new item (a story beyond the corpus, in English) written, then a rebuild.
 
+Newsroom also measures, between the edit and the add, an edit rebuilt *in a running
+process* (:mod:`benchmarks.running`, the way ``newsroom run --watch`` rebuilds: one build
+in the process, a second sentence appended, the time of the next build alone), and after
+the round an edit of an organization's profile.
+
 After the three builds the edited file gets its original bytes back and the new file
 (and any folder made for it) is removed, so every round starts from the same corpus.
 "Cold" means no tool state; the operating system's file cache is warm in every build.
@@ -63,7 +68,7 @@ from pathlib import Path
 
 from .corpus import ORGANIZATIONS, Story, stories, write_hugo_site, write_newsroom_site, write_pelican_site
 from .report import SizeResult, growth, size_label, size_table, targets
-from .tools import HUGO, NEWSROOM, PELICAN, TOOLS, BuildFailed, Sample, Tool, run_build
+from .tools import HUGO, NEWSROOM, NOW, PELICAN, TOOLS, BuildFailed, Sample, Tool, run_build
 
 ADD_LANGUAGE = "en"
 ADDED_AT = datetime(2026, 11, 28, 9, 0)    # the morning of the builds' --now
@@ -212,6 +217,11 @@ def one_round(tool: Tool, site: Path, number: int, first: Story, edited: Story, 
         samples["edit"] = checked_build(tool, site, timeout, first)
         _expect(sentence in tool.page(site, edited, lang).read_text(encoding="utf-8"),
                 f"{tool.name}: the page of {edited_file.name} lacks the appended sentence after the rebuild")
+        if tool.running is not None:
+            again = f"Benchmark round {number} appended a second sentence to {edited.slug}."
+            samples["running"] = running_edit(tool, site, edited_file, again, timeout)
+            _expect(again in tool.page(site, edited, lang).read_text(encoding="utf-8"),
+                    f"{tool.name}: the page of {edited_file.name} lacks the second sentence")
         new_file.parent.mkdir(parents=True, exist_ok=True)
         new_file.write_text(tool.render(added, ADD_LANGUAGE, ""), encoding="utf-8")
         samples["add"] = checked_build(tool, site, timeout, added, ADD_LANGUAGE)
@@ -224,6 +234,13 @@ def one_round(tool: Tool, site: Path, number: int, first: Story, edited: Story, 
     if tool.profile is not None:
         samples["profile"] = profile_edit(tool, site, number, timeout, first)
     return samples
+
+
+def running_edit(tool: Tool, site: Path, edited_file: Path, sentence: str, timeout: float) -> Sample:
+    """A running process (as ``newsroom run``) builds, ``sentence`` is appended to the
+    edited file, and it builds again: the time of that build alone."""
+    command = (*tool.running, str(site), str(edited_file), sentence, NOW)  # type: ignore[misc]
+    return run_build(tool, site, timeout, command, timed_by_child=True)
 
 
 def profile_edit(tool: Tool, site: Path, number: int, timeout: float, first: Story) -> Sample:

@@ -57,6 +57,8 @@ class Tool:
     render: Callable[[Story, str, str], str]    # its file text, with an appended extra
     # an organization profile's file and the page that shows it (None: the tool has no profiles)
     profile: Callable[[Path, str], tuple[Path, Path]] | None = None
+    # builds again inside a running process (see benchmarks.running); else None
+    running: tuple[str, ...] | None = None
 
     def reset(self, site: Path) -> None:
         """Delete the output and every cache or state file: the next build is cold."""
@@ -84,6 +86,7 @@ NEWSROOM = Tool(
     render=newsroom_item,
     profile=lambda site, slug: (site / "content" / "profiles" / f"{slug}.md",
                                 site / "output" / "organizations" / slug / "index.html"),
+    running=(sys.executable, str(Path(__file__).with_name("running.py"))),
 )
 
 PELICAN = Tool(
@@ -116,8 +119,11 @@ HUGO = Tool(
 TOOLS = {"newsroom": NEWSROOM, "pelican": PELICAN, "hugo": HUGO}
 
 
-def run_build(tool: Tool, site: Path, timeout: float) -> Sample:
+def run_build(tool: Tool, site: Path, timeout: float, command: tuple[str, ...] | None = None,
+              timed_by_child: bool = False) -> Sample:
     """Build ``site`` once in a child process; raise :class:`BuildFailed` if it fails.
+    ``command`` instead of the tool's; ``timed_by_child``: the child prints the seconds
+    to report as its last line (a build inside it, not the whole process).
 
     ``os.wait4`` rather than ``Popen.wait`` reaps the child, so that the rusage is this
     child's own. Output goes to temporary files, never pipes, so that a chatty child
@@ -125,7 +131,8 @@ def run_build(tool: Tool, site: Path, timeout: float) -> Sample:
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        child = subprocess.Popen(tool.command, cwd=site, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        command = command or tool.command
+        child = subprocess.Popen(command, cwd=site, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
         timed_out = threading.Event()
         killer = threading.Timer(timeout, lambda: (timed_out.set(), child.kill()))
         killer.start()
@@ -143,7 +150,9 @@ def run_build(tool: Tool, site: Path, timeout: float) -> Sample:
             reason = (f"timed out after {timeout:g} s" if timed_out.is_set()
                       else f"exit status {child.returncode}")
             raise BuildFailed(f"{tool.name} build in {site} failed: {reason}\n  command: "
-                              f"{' '.join(tool.command)}", _text(err), _text(out))
+                              f"{' '.join(command)}", _text(err), _text(out))
+        if timed_by_child:
+            seconds = float(_text(out).split()[-1])
     tool.check_output(site)
     return Sample(seconds, usage.ru_maxrss, max(sampler.peak_kib, usage.ru_maxrss))
 

@@ -36,6 +36,7 @@ def test_the_harness_runs_and_reports(tmp_path):
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     for line in ("cold build, median", "rebuild after edit, median", "rebuild after add, median",
-                 "rebuild after profile edit, median", "peak memory", "growth of the cold build time 40/20",
+                 "rebuild after profile edit, median", "edit, in a running process, median", "peak memory",
+                 "growth of the cold build time 40/20", "edit rebuild in a running process",
                  "python -c pass"):
         assert line in run.stdout
