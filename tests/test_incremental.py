@@ -36,8 +36,11 @@ def copy_for_cold_build(site: Site, tmp: Path) -> Path:
     return copy
 
 
+WARM = {"warm": False}   # rebuilds as newsroom run builds: the parse cache kept in memory
+
+
 def rebuild(site: Site, now=NOW):
-    return build_site(site.config, now)
+    return build_site(site.config, now, warm=WARM["warm"])
 
 
 def story(site: Site, slug: str, day: int, lang: str = "en", key: str | None = None,
@@ -91,10 +94,12 @@ def cold_dir(tmp_path):
     return tmp_path
 
 
-@pytest.mark.parametrize("processes", [1, 2])
-def test_every_kind_of_edit_gives_the_cold_build_output(big_site, cold_dir, monkeypatch, processes):
+@pytest.mark.parametrize("processes, warm", [(1, False), (2, False), (1, True)],
+                         ids=["one process", "two processes", "warm, as newsroom run"])
+def test_every_kind_of_edit_gives_the_cold_build_output(big_site, cold_dir, monkeypatch, processes, warm):
     site = big_site
     monkeypatch.setattr(build, "SPLIT_ABOVE", 0 if processes == 2 else 10**9)
+    monkeypatch.setitem(WARM, "warm", warm)
     assert_same_as_cold(site, cold_dir)
     assert b"partner-note" in (site.output / "syndication/partners/city.json").read_bytes()
 
