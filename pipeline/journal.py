@@ -132,10 +132,11 @@ class Journal:
             if events:
                 record_events(self._db, target.removesuffix("#partners"), now,
                               [item_event(c, self._visibility) for c in changes])
+            at_texts = {at: _utc(at) for at in {c.at for c in changes}}   # one instant, usually
             self._db.executemany(
                 "INSERT INTO changes (target, seq, at, event, id, url, lang, modified)"
                 " VALUES (:target, :seq, :at, :event, :id, :url, :lang, :modified)",
-                [{"target": target, "seq": c.seq, "at": _utc(c.at), "event": c.event, "id": c.id,
+                [{"target": target, "seq": c.seq, "at": at_texts[c.at], "event": c.event, "id": c.id,
                   "url": c.url, "lang": c.lang, "modified": c.modified.isoformat() if c.modified else None}
                  for c in changes],
             )

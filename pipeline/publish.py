@@ -197,11 +197,21 @@ class Publisher:
             shutil.rmtree(self.spare, ignore_errors=True)
             self.spare.mkdir()
         self._had_output = output_dir.is_dir()
+        # A first build: no tree comes back from the swap to be the next build's spare, so
+        # each file is also linked into a mirror as it is written (by both rendering
+        # processes), which becomes the spare. Linking the tree after the swap was a third
+        # of a second at 10,000 items, on one core.
+        self._mirror: str | None = None
+        if self._state_path and not self._had_output:
+            mirror = output_dir.with_name(f".{output_dir.name}.mirror")
+            shutil.rmtree(mirror, ignore_errors=True)
+            mirror.mkdir()
+            self._mirror = str(mirror)
         self._files: dict[str, FileRecord] = {}
         self._listings: dict[str, Listing] = {}
         self._added: list[str] = []
         self._changed: list[str] = []
-        self._folders: set[str] = {str(self.spare)}   # made already
+        self._folders = {str(self.spare), self._mirror} - {None}   # folders made already
 
     # -- the sink -----------------------------------------------------------------------
 
@@ -269,6 +279,8 @@ class Publisher:
         """Give up before the swap: ``output/`` is untouched; the spare is no longer trusted."""
         if not self._state_path:
             shutil.rmtree(self.spare, ignore_errors=True)
+        if self._mirror:
+            shutil.rmtree(self._mirror, ignore_errors=True)
 
     def _after_swap(self, removed: list[str]) -> None:
         if not self._state_path:
@@ -276,8 +288,8 @@ class Publisher:
             return
         if self._had_output:
             stale = set(self._added) | set(self._changed) | set(removed)
-        else:   # nothing came back from the swap: the spare starts as a copy of links
-            _link_tree(self.output_dir, self.spare)
+        else:   # nothing came back from the swap: the mirror of links is the spare
+            os.rename(self._mirror, self.spare)  # type: ignore[arg-type]
             stale = set()
         output = self.output_dir.stat()
         _save_state(self._state_path, TreeState(output.st_ino, _inode(self.spare), self._files, stale,
@@ -326,19 +338,26 @@ class Publisher:
             _write(target, data if data is not None else (self.output_dir / path).read_bytes())
 
     def _write(self, path: str, data: Data) -> None:
-        _write(self._prepare(path), data)
+        target = self._prepare(path)
+        _write(target, data)
+        if self._mirror:
+            os.link(target, self._folder_made(os.path.join(self._mirror, path)))
 
     def _prepare(self, path: str) -> str:
         """The spare's ``path``, its folder made and any old file there unlinked (it may be
         a hard link to a published file, which must not be written through)."""
-        target = os.path.join(self.spare, path)   # strings: 13,000 Path objects cost a cold build
+        target = self._folder_made(os.path.join(self.spare, path))   # strings, not 13,000 Paths
+        if self._incremental:
+            with suppress(FileNotFoundError):
+                os.unlink(target)
+        return target
+
+    def _folder_made(self, target: str) -> str:
+        """``target``, once its folder exists."""
         folder = os.path.dirname(target)
         if folder not in self._folders:
             _make_folder(folder)
             self._folders.add(folder)
-        if self._incremental:
-            with suppress(FileNotFoundError):
-                os.unlink(target)
         return target
 
 
@@ -372,15 +391,6 @@ def _unlink(target: Path, root: Path) -> None:
         except OSError:
             return
         folder = folder.parent
-
-
-def _link_tree(source: Path, target: Path) -> None:
-    """``cp -al``: the same folders, every file a hard link."""
-    for dirpath, _, filenames in os.walk(source):
-        folder = os.path.join(target, os.path.relpath(dirpath, source))
-        _make_folder(folder)
-        for name in filenames:
-            os.link(os.path.join(dirpath, name), os.path.join(folder, name))
 
 
 def check_output_dir(output_dir: Path) -> None:

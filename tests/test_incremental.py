@@ -80,6 +80,10 @@ def big_site(site: Site) -> Site:
     return site
 
 
+def inodes(folder: Path) -> dict[Path, int]:
+    return {p.relative_to(folder): p.stat().st_ino for p in folder.rglob("*") if p.is_file()}
+
+
 def assert_same_as_cold(site: Site, tmp_path: Path, now=NOW):
     copy = copy_for_cold_build(site, tmp_path / "cold")
     report = rebuild(site, now)
@@ -179,6 +183,11 @@ def test_a_first_build_on_two_processes_gives_the_same_output(big_site, cold_dir
     monkeypatch.setattr(build, "SPLIT_ABOVE", 0)       # pages in a forked process
     report = rebuild(site)
     assert report.published.files == len(tree(site.output))
+    # the next build's spare: every file a hard link to the published one (both processes
+    # linked what they wrote), and no mirror folder left beside
+    assert inodes(site.root / ".output.spare") == inodes(site.output)
+    beside = sorted(p.name for p in site.root.iterdir() if p.name.startswith(".output"))
+    assert beside == [".output.lock", ".output.spare"]
     monkeypatch.setattr(build, "SPLIT_ABOVE", 10**9)   # one process
     build_site(load_config(copy / "newsroom.toml"), NOW)
     assert tree(site.output) == tree(copy / "output")
@@ -194,7 +203,7 @@ def test_an_error_in_the_page_process_fails_the_build_and_publishes_nothing(big_
     monkeypatch.setattr(build.pages, "render", broken)
     with pytest.raises(ValueError, match="a template error"):
         rebuild(site)
-    assert not site.output.exists()
+    assert not site.output.exists() and not (site.root / ".output.mirror").exists()
 
 
 def test_an_error_in_the_forked_process_alone_commits_no_journal(big_site, monkeypatch):
