@@ -51,13 +51,16 @@ def item_event(change: Change, visibility: str = "public") -> tuple[str, str, di
            if change.previous else {})})
 
 
+_EVENT_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode   # one encoder, not one a call
+
+
 def record_events(db: Database, target: str, at: datetime, events: Iterable[tuple[str, str, dict]]) -> None:
     """Add events to the outbox (call inside the transaction that makes them true)."""
     at_text = at.astimezone(UTC).isoformat()   # once: a first build records 10,000 events
     db.executemany("INSERT INTO events (target, type, subject, at, data) VALUES (:target, :type, :subject,"
                    " :at, :data)",
                    [{"target": target, "type": kind, "subject": subject, "at": at_text,
-                     "data": json.dumps(data, ensure_ascii=False, sort_keys=True)}
+                     "data": _EVENT_JSON(data)}
                     for kind, subject, data in events])
 
 

@@ -9,7 +9,7 @@ import html
 import json
 import re
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -319,7 +319,7 @@ def test_a_feeds_head_is_written_once_per_shape_and_a_title_holding_a_stand_in_i
         assert xml.write(doc) == xml.write_unspliced(doc)
     assert 1 < len(xml._heads) < len(docs)
     tricky = replace(docs[-1], title=f"See {feed_xml._STAND_IN_URL.format('self', 'atom')} and "
-                                     f"{feed_xml.formatRFC2822(feed_xml._STAND_IN_UPDATED)}")
+                                     f"{feed_xml.rfc2822(feed_xml._STAND_IN_UPDATED)}")
     written = xml.write(tricky)
     assert written == xml.write_unspliced(tricky)
     assert b"stand-in.invalid/self/atom" in written["atom"]   # the title, as written
@@ -538,3 +538,13 @@ def test_fast_entry_fragments_are_what_feedgen_and_lxml_write(entry):
     reference = feed_xml._FeedgenEntry(entry)
     assert feed_xml.atom_fragment(entry) == reference.fragment("atom")
     assert feed_xml.rss_fragment(entry) == reference.fragment("rss")
+
+
+OFFSETS = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+
+
+@settings(max_examples=300)
+@given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 30), timezones=OFFSETS))
+def test_rss_dates_are_written_as_feedgen_writes_them(when):
+    from feedgen.util import formatRFC2822
+    assert feed_model.rfc2822(when) == formatRFC2822(when)

@@ -33,6 +33,7 @@ __all__ = [
     "iso_date",
     "looks_like_markup",
     "paginate",
+    "rfc2822",
     "safe_url",
     "xml_text",
 ]
@@ -77,6 +78,17 @@ def safe_url(url: str) -> str:
     """``url`` percent-encoded where it has spaces or non-ASCII characters (an IRI):
     RSS enclosures and the W3C validator accept URIs only."""
     return quote(xml_text(url), safe=_URL_SAFE)
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def rfc2822(when: datetime) -> str:
+    """An RSS date, exactly as feedgen's ``formatRFC2822`` writes it (strftime in the C
+    locale), without switching the whole process's locale three times a date."""
+    return (f"{_DAYS[when.weekday()]}, {when.strftime('%d')} {_MONTHS[when.month - 1]} "
+            f"{when.strftime('%Y %H:%M:%S %z')}")
 
 
 def iso_date(when: datetime) -> str:

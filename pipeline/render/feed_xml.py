@@ -29,12 +29,11 @@ from datetime import UTC, datetime
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
-from feedgen.util import formatRFC2822
 from lxml import etree
 
 from .. import __version__
 from ..urls import FEED_FORMATS
-from .feed_model import Entry, FeedDoc, Link, escape_if_markup, iso_date
+from .feed_model import Entry, FeedDoc, Link, escape_if_markup, iso_date, rfc2822
 
 __all__ = ["XmlWriter", "atom_fragment", "rss_fragment"]
 
@@ -127,7 +126,7 @@ class XmlWriter:
 
 _STAND_IN_UPDATED = datetime(1901, 2, 3, 4, 5, 6, tzinfo=UTC)
 _STAND_IN_ISO = iso_date(_STAND_IN_UPDATED).encode()
-_STAND_IN_RFC2822 = formatRFC2822(_STAND_IN_UPDATED).encode()
+_STAND_IN_RFC2822 = rfc2822(_STAND_IN_UPDATED).encode()
 _STAND_IN_URL = "https://stand-in.invalid/{}/{}"   # role, format
 
 
@@ -159,7 +158,7 @@ class _Heads:
 
     def fill(self, doc: FeedDoc) -> tuple[bytes, bytes]:
         atom = self.atom.replace(_STAND_IN_ISO, iso_date(doc.updated).encode())
-        rss = self.rss.replace(_STAND_IN_RFC2822, formatRFC2822(doc.updated).encode())
+        rss = self.rss.replace(_STAND_IN_RFC2822, rfc2822(doc.updated).encode())
         attr = _ATOM.attr
         for _, role, urls in _linked(doc):
             if urls is not None:
@@ -274,7 +273,7 @@ def rss_fragment(entry: Entry) -> bytes:
         attributes = _link_attrs(enclosures[-1])
         parts.append("      " + tag("enclosure", {"url": attributes["href"], "length": attributes["length"],
                                                "type": attributes.get("type", "")}) + "/>\n")
-    parts.append(element("      ", "pubDate", formatRFC2822(entry.published)))
+    parts.append(element("      ", "pubDate", rfc2822(entry.published)))
     parts += [element("      ", "dc:creator", escape_if_markup(name)[0]) for name in entry.authors]
     parts.append(element("      ", "dc:language", entry.lang))
     parts += ["      " + tag("atom:link", _link_attrs(link, False)) + "/>\n"

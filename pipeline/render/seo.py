@@ -143,11 +143,15 @@ def og_locale(lang: str) -> str:
     return f"{lang}_{territory}" if territory.isalpha() and territory.isupper() else lang
 
 
+# json.dumps with options builds an encoder per call: a tenth of the work for a page's data
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def json_ld(data: dict) -> Markup:
     """``data`` as the text of a ``<script type="application/ld+json">``: ``<``, ``>`` and
     ``&`` as JSON escapes (``\\u003c``), so no ``</script>`` or ``<!--`` in content can end
     the script early, and the JSON parses to the same value."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = _COMPACT_JSON(data)
     return Markup(text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e"))
 
 
