@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from .markup import clean_text
+from .markup import clean_text, is_clean_utf8
 
 __all__ = ["Document", "FrontMatterError", "split_document"]
 
@@ -58,7 +58,9 @@ def split_document(raw: bytes) -> Document:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise FrontMatterError(line, "encoding", "not valid UTF-8 text") from None
-    text = clean_text(text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n"))
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if not is_clean_utf8(raw):
+        text = clean_text(text)
     lines = text.split("\n")
     if not lines or lines[0].rstrip() != "---":
         raise FrontMatterError(1, "front matter", "the file must start with a '---' line")
@@ -138,13 +140,20 @@ def _construct(loader: _Loader, node: yaml.Node) -> Any:
     refused before, so every node is built once.)"""
     kind, tag = type(node), node.tag
     if kind is yaml.ScalarNode and tag == _STR:
-        return clean_text(node.value)
+        return _text(node)
     if kind is yaml.SequenceNode and tag == _SEQ:
         return [_construct(loader, item) for item in node.value]
     if kind is yaml.MappingNode and tag == _MAP and all(
             type(key) is yaml.ScalarNode and key.tag == _STR for key, _ in node.value):
-        return {clean_text(key.value): _construct(loader, value) for key, value in node.value}
+        return {_text(key): _construct(loader, value) for key, value in node.value}
     return loader.construct_object(node, deep=True)
+
+
+def _text(node: yaml.ScalarNode) -> str:
+    """A text scalar, as ``_Loader.construct_scalar`` gives it. The source was cleaned
+    before parsing: only a double-quoted scalar's escapes ("\x07") can bring back
+    characters XML forbids."""
+    return clean_text(node.value) if node.style == '"' else node.value
 
 
 def _yaml_message(exc: yaml.MarkedYAMLError) -> str:

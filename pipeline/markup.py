@@ -13,8 +13,9 @@ import nh3
 from cmarkgfm import _cmark
 from cmarkgfm.cmark import Options
 
-__all__ = ["MAX_NESTING", "TooDeep", "clean_text", "derive_summary", "is_local_image", "local_images",
-           "refuse_deep_nesting", "render_markdown", "replace_in_tags", "sanitize_html", "with_local_images"]
+__all__ = ["MAX_NESTING", "TooDeep", "clean_text", "derive_summary", "is_clean_utf8", "is_local_image",
+           "local_images", "refuse_deep_nesting", "render_markdown", "replace_in_tags", "sanitize_html",
+           "with_local_images"]
 
 # Characters XML 1.0 forbids. Authors paste them from word processors; we drop them silently.
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -70,6 +71,18 @@ def clean_text(text: str) -> str:
     return _XML_FORBIDDEN.sub("", text)
 
 
+# the characters of _XML_FORBIDDEN as UTF-8: the C0 controls but tab, LF and CR, and
+# U+FFFE, U+FFFF
+_FORBIDDEN_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+
+
+def is_clean_utf8(data: bytes) -> bool:
+    """Whether UTF-8 ``data`` holds none of the characters :func:`clean_text` removes:
+    several times faster than the regular expression on the decoded text."""
+    return (len(data.translate(None, _FORBIDDEN_BYTES)) == len(data)
+            and b"\xef\xbf\xbe" not in data and b"\xef\xbf\xbf" not in data)
+
+
 # The sanitizer's HTML tree builder takes time quadratic in nesting depth (50,000 nested
 # blockquotes: minutes), so deeper HTML is refused before it gets there. No article nests
 # a hundred levels, nor holds ten thousand elements that can nest: the second limit bounds
@@ -101,6 +114,8 @@ class TooDeep(ValueError):
 
 def render_markdown(source: str, base_url: str) -> tuple[str, str]:
     """Render Markdown to sanitized HTML; return ``(html, first_paragraph_text)``.
+    ``source`` holds no character XML forbids (:func:`clean_text`; the readers' text is
+    cleaned whole).
 
     Relative link and image URLs (Markdown or raw HTML) become absolute against
     ``base_url`` so the HTML works unchanged in feeds, emails and partner sites.
@@ -114,7 +129,9 @@ def render_markdown(source: str, base_url: str) -> tuple[str, str]:
         # are characters XML forbids anyway, so drop such references and render again
         rendered = _cmark_html(_FORBIDDEN_REFERENCE.sub("", source))
     refuse_deep_nesting(rendered)
-    body = clean_text(sanitize_html(rendered, base_url))
+    body = sanitize_html(rendered, base_url)
+    if "&#" in source:   # only a numeric character reference can bring one back
+        body = clean_text(body)
     return body, _first_paragraph(body)
 
 

@@ -7,8 +7,10 @@ import re
 
 import lxml.html
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pipeline.markup import clean_text, derive_summary, render_markdown, sanitize_html
+from pipeline.markup import clean_text, derive_summary, is_clean_utf8, render_markdown, sanitize_html
 
 BASE = "https://news.example.org/"
 FORBIDDEN = [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF]
@@ -176,3 +178,26 @@ def test_rendering_does_not_leak_memory():
     for _ in range(3000):
         render_markdown(source, BASE)
     assert _resident_bytes() - before < 20 * 2**20   # leaking: some 60 MiB
+
+
+TEXT_PARTS = st.sampled_from(["a", "ä", "€", "\t", "\n", "\r", "\x00", "\x07", "\x0b", "\x1f", "\x7f", "\x85",
+                              "\ufffd", "\ufffe", "\uffff", "\U0001f600", "&#7;", " "])
+
+
+@settings(max_examples=500)
+@given(st.lists(TEXT_PARTS, max_size=20).map("".join))
+def test_the_byte_check_agrees_with_cleaning(text):
+    assert is_clean_utf8(text.encode()) == (clean_text(text) == text)
+
+
+@pytest.mark.parametrize("reference", ["&#7;", "&#x7;", "&#xFFFF;", "&#65534;", "&#x0B;"])
+def test_a_reference_to_a_character_xml_forbids_is_dropped_from_a_body(reference):
+    body, _ = render_markdown(f"Before {reference} after, <b>raw {reference}</b>.\n", "https://x.org/")
+    assert clean_text(body) == body and "Before" in body and "after" in body
+
+
+def test_front_matter_escapes_are_cleaned_and_plain_text_kept():
+    from pipeline.frontmatter import split_document
+    doc = split_document(b'---\ntitle: "bell \\x07 here"\nsummary: plain \\x07 text\n'
+                         b"q: 'single \\x07'\n---\n")
+    assert doc.meta == {"title": "bell  here", "summary": "plain \\x07 text", "q": "single \\x07"}
