@@ -203,8 +203,7 @@ class Publisher:
         # of a second at 10,000 items, on one core.
         self._mirror: str | None = None
         if self._state_path and not self._had_output:
-            mirror = output_dir.with_name(f".{output_dir.name}.mirror")
-            shutil.rmtree(mirror, ignore_errors=True)
+            mirror = _mirror_of(output_dir)   # a crashed build's was swept by _recover
             mirror.mkdir()
             self._mirror = str(mirror)
         self._files: dict[str, FileRecord] = {}
@@ -527,9 +526,14 @@ def _exchange(a: Path, b: Path) -> bool:
     raise PublishError(f"cannot swap {a} into {b}: {os.strerror(err)}")
 
 
+def _mirror_of(output_dir: Path) -> Path:
+    return output_dir.with_name(f".{output_dir.name}.mirror")
+
+
 def _recover(output_dir: Path) -> None:
-    """Sweep what a crashed run left: staging folders, and restore a half-swapped output."""
-    for leftover in output_dir.parent.glob(f".{output_dir.name}.staging-*"):
+    """Sweep what a crashed run left: staging folders and a first build's mirror, and
+    restore a half-swapped output."""
+    for leftover in [*output_dir.parent.glob(f".{output_dir.name}.staging-*"), _mirror_of(output_dir)]:
         shutil.rmtree(leftover, ignore_errors=True)
     olds = sorted(output_dir.parent.glob(f".{output_dir.name}.old-*"))
     if olds and not output_dir.exists():

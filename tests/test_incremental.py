@@ -193,6 +193,17 @@ def test_a_first_build_on_two_processes_gives_the_same_output(big_site, cold_dir
     assert tree(site.output) == tree(copy / "output")
 
 
+def test_the_mirror_a_crashed_first_build_left_is_swept(big_site, cold_dir):
+    site = big_site
+    rebuild(site)
+    left = site.root / ".output.mirror"   # a crash between the swap and the mirror's rename
+    (left / "news").mkdir(parents=True)
+    (left / "news" / "old.html").write_text("old")
+    story(site, "en-3", 3, body="Edited after the crash.\n")
+    assert_same_as_cold(site, cold_dir)
+    assert not left.exists()
+
+
 def test_an_error_in_the_page_process_fails_the_build_and_publishes_nothing(big_site, monkeypatch):
     site = big_site
     monkeypatch.setattr(build, "SPLIT_ABOVE", 0)
