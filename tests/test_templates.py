@@ -42,6 +42,16 @@ def test_a_site_may_override_one_template_and_keep_the_rest(news):
     assert "Good news" in (news.output / "index.html").read_text()   # the built-in front page
 
 
+def test_a_sites_template_reads_feed_links_as_attributes_or_keys(news):
+    own = news.root / "templates" / "pages" / "item.html"
+    own.parent.mkdir(parents=True)
+    own.write_text('{% extends "pages/base.html" %}{% block main %}{% for f in feed_links(head_feeds) %}'
+                   '<i>{{ f.href }}|{{ f["type"] }}|{{ f.title }}</i>{% endfor %}{% endblock %}')
+    assert build(news) == 0
+    page = (news.output / "news" / "good" / "index.html").read_text()
+    assert "/feeds/en/index.atom|application/atom+xml|" in page
+
+
 def test_a_sites_strings_override_key_by_key(news):
     (news.root / "templates").mkdir()
     (news.root / "templates" / "strings.toml").write_text('[en]\nlatest = "Fresh from Kuopio"\n'

@@ -8,6 +8,7 @@ Dates are written in the page's language with Babel ("30. marraskuuta 2026").
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
 from pathlib import Path
@@ -90,6 +91,17 @@ def render(catalog: Catalog, templates: Path | None, sink: Sink | None = None,
     return sink
 
 
+@dataclass(frozen=True, slots=True)
+class FeedLink:
+    """A feed a page links to: ``feed.href`` (or ``feed["href"]``), ``.type``, ``.title`` in
+    templates. An object rather than a dict: Jinja reads an attribute first, and a dict's
+    missing attribute costs every page some 25 exceptions (7 % of an item page)."""
+
+    href: str
+    type: str
+    title: str
+
+
 class _Pages:
     """Renders the pages of one language."""
 
@@ -103,7 +115,7 @@ class _Pages:
         self.t = {**strings.get(self.site.default_language, {}), **strings.get(lang, {})}
         # 10,000 pages share a few thousand dates and a few dozen sets of feed links
         self._dates: dict[date, str] = {}
-        self._links: dict[tuple[FeedRef, ...], list[dict[str, str]]] = {}
+        self._links: dict[tuple[FeedRef, ...], list[FeedLink]] = {}
 
     def front(self) -> bytes:
         items = self.catalog.in_language(self.lang)[:FRONT_PAGE_ITEMS]
@@ -242,15 +254,15 @@ class _Pages:
             return self._topic_title(ref.key)
         return self._name(self.catalog.profiles[ref.key])
 
-    def _feed_links(self, refs: list[FeedRef]) -> list[dict[str, str]]:
+    def _feed_links(self, refs: list[FeedRef]) -> list[FeedLink]:
         """`<link rel="alternate">` entries for a page's head."""
         key = tuple(refs)
         links = self._links.get(key)
         if links is None:
             site_title = self.site.text(self.site.title, self.lang)
             links = self._links[key] = [
-                {"href": url_of(self.site, ref.path(fmt)), "type": media_type,
-                 "title": f"{site_title}: {self._feed_title(ref)} ({FORMAT_LABELS[fmt]})"}
+                FeedLink(url_of(self.site, ref.path(fmt)), media_type,
+                         f"{site_title}: {self._feed_title(ref)} ({FORMAT_LABELS[fmt]})")
                 for ref in refs for fmt, media_type in FEED_FORMATS.items()]
         return links
 
