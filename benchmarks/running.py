@@ -15,13 +15,13 @@ import time
 from pathlib import Path
 
 from pipeline.build import build_site
-from pipeline.cli import _now
 from pipeline.config import load_config
+from pipeline.readers import parse_datetime
 
 
 def rebuild_after_edit(site: Path, edited: Path, sentence: str, at: str) -> float:
     config = load_config(site / "newsroom.toml")
-    now = _now(at, config)
+    now = parse_datetime(at, config.site)   # as `newsroom build --now` reads it
     build_site(config, now, warm=True)          # what the daemon did before the edit
     edited.write_bytes(edited.read_bytes() + f"\n{sentence}\n".encode())
     start = time.perf_counter()

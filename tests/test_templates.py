@@ -30,25 +30,26 @@ def test_a_site_without_templates_builds_with_the_built_in_ones(news):
     assert "<h1>Good news</h1>" in page and 'class="skip"' in page
 
 
-def test_a_site_may_override_one_template_and_keep_the_rest(news):
-    own = news.root / "templates" / "pages" / "item.html"
+def built_with_own_item_page(site, main_block: str) -> str:
+    """Build with the site's own ``pages/item.html`` (the built-in base, ``main_block`` as
+    its main block); the item page it wrote."""
+    own = site.root / "templates" / "pages" / "item.html"
     own.parent.mkdir(parents=True)
-    own.write_text('{% extends "pages/base.html" %}{% block main %}<p class="mine">{{ item.title }}</p>'
-                   "{% endblock %}")
-    assert build(news) == 0
-    page = (news.output / "news" / "good" / "index.html").read_text()
+    own.write_text('{% extends "pages/base.html" %}{% block main %}' + main_block + "{% endblock %}")
+    assert build(site) == 0
+    return (site.output / "news" / "good" / "index.html").read_text()
+
+
+def test_a_site_may_override_one_template_and_keep_the_rest(news):
+    page = built_with_own_item_page(news, '<p class="mine">{{ item.title }}</p>')
     assert '<p class="mine">Good news</p>' in page
     assert 'class="skip"' in page                               # the built-in base.html still
     assert "Good news" in (news.output / "index.html").read_text()   # the built-in front page
 
 
 def test_a_sites_template_reads_feed_links_as_attributes_or_keys(news):
-    own = news.root / "templates" / "pages" / "item.html"
-    own.parent.mkdir(parents=True)
-    own.write_text('{% extends "pages/base.html" %}{% block main %}{% for f in feed_links(head_feeds) %}'
-                   '<i>{{ f.href }}|{{ f["type"] }}|{{ f.title }}</i>{% endfor %}{% endblock %}')
-    assert build(news) == 0
-    page = (news.output / "news" / "good" / "index.html").read_text()
+    page = built_with_own_item_page(news, '{% for f in feed_links(head_feeds) %}'
+                                          '<i>{{ f.href }}|{{ f["type"] }}|{{ f.title }}</i>{% endfor %}')
     assert "/feeds/en/index.atom|application/atom+xml|" in page
 
 

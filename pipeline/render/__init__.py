@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, TypeAlias
 
-__all__ = ["Data", "Listing", "Output", "OutputConflict", "Share", "Sink", "dump_json", "emit", "joined",
-           "pretty_json"]
+__all__ = ["Data", "FeedLink", "Listing", "Output", "OutputConflict", "Share", "Sink", "dump_json", "emit",
+           "joined", "pretty_json"]
 
 # A file's bytes, or its parts in order: a feed document is its entries' bytes (serialized once
 # per build) between a head and a tail, written as they are rather than copied into one object.
@@ -33,6 +33,17 @@ def joined(data: Data) -> bytes:
 
 class OutputConflict(Exception):
     """Two renderers tried to produce the same path."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedLink:
+    """A feed a page or an email links to: ``feed.href`` (or ``feed["href"]``), ``.type``,
+    ``.title`` in templates. An object rather than a dict: Jinja reads an attribute first,
+    and a dict's missing attribute cost every item page some 25 exceptions (7 % of it)."""
+
+    href: str
+    type: str
+    title: str
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from ..media import can_rasterize, email_rendition_path
 from ..model import Image, NewsItem
 from ..templating import Templates
 from ..urls import FEED_FORMATS, FORMAT_LABELS, index_path, url_of
-from . import Listing, Sink, emit, seo
+from . import FeedLink, Listing, Sink, emit, seo
 from .feed_json import JsonWriter
 from .feed_model import Entry as FeedEntry
 from .feed_model import FeedDoc, Link, safe_url, xml_text
@@ -215,9 +215,9 @@ class DigestRenderer:
         folder = f"digests/{self.newsletter.id}/"
         return {fmt: url_of(self.site, f"{folder}index.{fmt}") for fmt in FEED_FORMATS}
 
-    def feed_links(self) -> list[dict[str, str]]:
+    def feed_links(self) -> list[FeedLink]:
         title = self.newsletter.title
-        return [{"href": url, "type": FEED_FORMATS[fmt], "title": f"{title} ({FORMAT_LABELS[fmt]})"}
+        return [FeedLink(url, FEED_FORMATS[fmt], f"{title} ({FORMAT_LABELS[fmt]})")
                 for fmt, url in self.feed_urls.items()]
 
 

@@ -267,12 +267,12 @@ def rss_fragment(entry: Entry) -> bytes:
              element("      ", "guid", entry.id, {"isPermaLink": "true" if entry.permalink_id else "false"})]
     for category in entry.categories:
         parts.append(element("      ", "category", escape_if_markup(category.label or category.term)[0],
-                              {"domain": category.scheme} if category.scheme else None))
+                             {"domain": category.scheme} if category.scheme else None))
     enclosures = [link for link in entry.links if link.rel == "enclosure"]
     if enclosures:
         attributes = _link_attrs(enclosures[-1])
         parts.append("      " + tag("enclosure", {"url": attributes["href"], "length": attributes["length"],
-                                               "type": attributes.get("type", "")}) + "/>\n")
+                                              "type": attributes.get("type", "")}) + "/>\n")
     parts.append(element("      ", "pubDate", rfc2822(entry.published)))
     parts += [element("      ", "dc:creator", escape_if_markup(name)[0]) for name in entry.authors]
     parts.append(element("      ", "dc:language", entry.lang))
