@@ -19,7 +19,7 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
-from . import __version__
+from . import __version__, rebuild
 from .archive import Archive, archive_editions, render_archive_files, rendition_sizes
 from .catalog import Catalog, build_catalog, digest
 from .config import Config
@@ -30,6 +30,7 @@ from .journal import ChangeLog, Journal, commit_profiles
 from .media import EMAIL_IMAGE_WIDTH, can_rasterize, email_rendition_path, rasterize_svg, read_medium
 from .model import Image, Problem
 from .publish import Publisher, PublishError, PublishResult, check_output_dir, output_lock
+from .rebuild import Recall
 from .render import Output, Share, Sink, emit, feeds, pages, partners, schemas, sitemap, syndication
 from .statedb import Database, database_url, open_database
 from .templating import template_files
@@ -85,13 +86,14 @@ def check_content(config: Config, content_dir: Path | None = None) -> Content:
 
 def render_all(catalog: Catalog, config: Config, content: Content,
                changes: ChangeLog | None = None, sink: Sink | None = None,
-               archive: Archive | None = None) -> Sink:
-    """Every output file of a build, into ``sink`` (default: in memory)."""
+               archive: Archive | None = None, recall: Recall | None = None) -> Sink:
+    """Every output file of a build, into ``sink`` (default: in memory). ``recall``: what
+    a running process kept of its previous build (:mod:`pipeline.rebuild`)."""
     sink = Output() if sink is None else sink
     pages.render(catalog, config.paths.templates, sink, cache_dir=_template_cache(config),
-                 png_renditions=_renditions(config, content))
+                 png_renditions=_renditions(config, content), recall=recall)
     _render_the_rest(catalog, config, content, changes or ChangeLog.of(()), sink,
-                     archive=archive or _NO_ARCHIVE)
+                     archive=archive or _NO_ARCHIVE, recall=recall)
     return sink
 
 
@@ -144,9 +146,10 @@ def _template_cache(config: Config) -> Path:
 
 
 def _render_the_rest(catalog: Catalog, config: Config, content: Content, changes: ChangeLog,
-                     sink: Sink, share: Share | None = None, archive: Archive = _NO_ARCHIVE) -> None:
+                     sink: Sink, share: Share | None = None, archive: Archive = _NO_ARCHIVE,
+                     recall: Recall | None = None) -> None:
     """Everything but the pages: feeds (or their ``share``) and the site-wide files."""
-    feeds.render(catalog, sink, share)
+    feeds.render(catalog, sink, share, recall)
     syndication.render(catalog, changes, sink)
     sitemap.render(catalog, sink, archive.editions)
     render_archive_files(config, catalog, content, archive, sink, _template_cache(config))
@@ -223,11 +226,12 @@ def _picklable(exc: BaseException) -> BaseException:
         return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
-def catalog_for(config: Config, content: Content, now: datetime) -> Catalog:
+def catalog_for(config: Config, content: Content, now: datetime, fingerprint: str | None = None) -> Catalog:
     """The catalog of loaded content at ``now``, with what renderers need to skip
-    unchanged files and to read bodies from the parse cache."""
+    unchanged files and to read bodies from the parse cache. ``fingerprint``: the
+    :func:`world_fingerprint`, if known."""
     return build_catalog(content.news, content.profiles, config.site, config.topics, now,
-                         fingerprint=world_fingerprint(config, content),
+                         fingerprint=fingerprint or world_fingerprint(config, content),
                          item_fingerprints=content.fingerprints, read_body=content.body,
                          read_ahead=content.prefetch)
 
@@ -320,18 +324,25 @@ def build_site(config: Config, now: datetime, content_dir: Path | None = None,
         step("reading content")
         content = load_content(config, content_dir, warm=warm)
         try:
-            return _publish_content(config, content, now, content_dir, output_dir, keep_going, step, started)
+            return _publish_content(config, content, now, content_dir, output_dir, keep_going, step, started,
+                                    warm)
         finally:
             content.close()   # the parse cache's connection; a later body() opens it again
 
 
 def _publish_content(config: Config, content: Content, now: datetime, content_dir: Path | None,
                      output_dir: Path | None, keep_going: bool, step: Callable[[str], None],
-                     started: float) -> BuildReport:
+                     started: float, warm: bool) -> BuildReport:
     if content.problems and not keep_going:
         raise ContentErrors(content.problems)
-    catalog = catalog_for(config, content, now)
     output_dir = (output_dir or config.paths.output).resolve()
+    place = (output_dir, (content_dir or config.paths.content).resolve())
+    fingerprint = world_fingerprint(config, content)
+    if warm:   # a running process: the previous build's catalog and plans, if they still hold
+        catalog, recall = rebuild.recall(place, content, fingerprint, now,
+                                         partial(catalog_for, config, content, now, fingerprint))
+    else:
+        catalog, recall = catalog_for(config, content, now, fingerprint), None
     _refuse_overlap(output_dir, config, content_dir)
     check_output_dir(output_dir)
     # One build at a time per output folder: the journal and the tree must move together.
@@ -353,7 +364,7 @@ def _publish_content(config: Config, content: Content, now: datetime, content_di
             if publisher.fresh and sys.platform == "linux" and len(catalog.items) > SPLIT_ABOVE:
                 child = _start_split(catalog, config, content, changes, publisher, archive)
             else:
-                render_all(catalog, config, content, changes, publisher, archive)
+                render_all(catalog, config, content, changes, publisher, archive, recall)
             if child is not None:
                 # waited for before the journal's transaction: that must not hold the
                 # database's write lock (subscribers signing up) for as long as a render
@@ -379,6 +390,8 @@ def _publish_content(config: Config, content: Content, now: datetime, content_di
         for edition in archive.to_issue:
             editions.record(edition, now)
         result = publisher.finish(catalog.updated)
+        if recall is not None:
+            rebuild.remember(place, catalog, content, recall)
         if own_output and result.touched:
             record_events(db, journal.target, now, [("build.completed", journal.target,
                                                      _build_summary(result))])

@@ -75,15 +75,19 @@ class Catalog:
 
     @cached_property
     def _group_fingerprints(self) -> dict[str, str]:
-        fp = self.item_fingerprint
-        return {key: "+".join(fp(i) for i in group) for key, group in self.by_translation_key.items()}
+        return {}   # by translation key, filled as asked: a rebuild asks for a few
 
     def family_fingerprint(self, item: NewsItem) -> str:
         """The item's fingerprint with its public translations': what its page and its feed
         entry (which link to the translations) depend on."""
-        if not item.translation_key:
+        key = item.translation_key
+        if not key:
             return self.item_fingerprint(item)
-        return self._group_fingerprints.get(item.translation_key) or self.item_fingerprint(item)
+        known = self._group_fingerprints.get(key)
+        if known is None:
+            family = self.by_translation_key.get(key, ())
+            known = self._group_fingerprints[key] = "+".join(self.item_fingerprint(i) for i in family)
+        return known or self.item_fingerprint(item)
 
     @cached_property
     def _shown_fingerprints(self) -> dict[str, str]:
@@ -115,6 +119,11 @@ class Catalog:
     def updated(self) -> datetime | None:
         """The newest change among public items: the date of an empty feed, never the clock."""
         return max((i.modified for i in self.items), key=datetime.timestamp, default=None)
+
+    def carry_updated(self, other: Catalog) -> None:
+        """Take :attr:`updated` from ``other``, whose public items changed at the same
+        instants (a rebuild in a running process: see :mod:`pipeline.rebuild`)."""
+        self.__dict__["updated"] = other.updated
 
     def translations(self, item: NewsItem) -> tuple[NewsItem, ...]:
         """The other public language versions of ``item``."""

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from pipeline import rebuild
 from pipeline.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,6 +117,13 @@ class Site:
 
     def write_profile(self, slug: str, front: str, body: str = "") -> Path:
         return self.write(f"profiles/{slug}.md", f"---\n{textwrap.dedent(front)}---\n{body}")
+
+
+@pytest.fixture(autouse=True)
+def _forget_kept_builds():
+    """Warm builds keep their last build per output folder (pipeline.rebuild): not across tests."""
+    yield
+    rebuild.forget()
 
 
 @pytest.fixture

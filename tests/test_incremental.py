@@ -120,6 +120,10 @@ def test_every_kind_of_edit_gives_the_cold_build_output(big_site, cold_dir, monk
     story(site, "fi-4", 4, "fi", key="k4", extra="updated: 2026-11-20T10:00\n")  # translation links
     assert_same_as_cold(site, cold_dir)
 
+    site.write_news("en-4", "title: Story en-4\ndate: 2026-10-04T09:00\ntopics: [neurological]\n"
+                    "organizations: [uef, kuh]\ntranslation_key: k4\n")   # another organization's page
+    assert_same_as_cold(site, cold_dir)
+
     site.write_profile("kuh", "name: {en: KUH, fi: KYS}\nkind: hospital\n")     # a profile: everything
     assert_same_as_cold(site, cold_dir)
 

@@ -33,6 +33,7 @@ from babel import Locale
 from ..catalog import Catalog, key_of
 from ..config import Site
 from ..model import NewsItem
+from ..rebuild import Recall
 from ..urls import (
     FEED_FORMATS,
     OPML_PATH,
@@ -51,23 +52,31 @@ from .opml import OPML_MEDIA_TYPE, Outline, render_opml
 __all__ = ["archive_path", "feed_documents", "feed_refs", "feed_title", "items_of", "render"]
 
 
-def render(catalog: Catalog, sink: Sink | None = None, share: Share | None = None) -> Sink:
+def render(catalog: Catalog, sink: Sink | None = None, share: Share | None = None,
+           recall: Recall | None = None) -> Sink:
     """Every feed document, archive page and ``feeds.opml`` of the catalog (or ``share``
-    of them)."""
+    of them). ``recall``: a running process's previous plan, whose keys stand for the
+    documents that list no changed entry (:mod:`pipeline.rebuild`)."""
     sink = Output() if sink is None else sink
-    plan = _Plan(catalog, share)
-    members = _members(catalog)
-    outlines = []
+    recall = recall if share is None else None
+    plan = _Plan(catalog, share, recall)
+    # a rebuild with a plan lays out only the feeds of the changed entries
+    members = _members(catalog) if plan.kept is None else None
     for ref in feed_refs(catalog):
+        if plan.stands(ref, sink):
+            continue
         base = _base_doc(catalog, ref, _urls(catalog.site, {fmt: ref.path(fmt) for fmt in FEED_FORMATS}))
-        layouts = _layout(catalog, ref, members.get(ref, []))
+        listed = members.get(ref, []) if members is not None else items_of(catalog, ref)
+        layouts = _layout(catalog, ref, listed)
         for layout in layouts:
             plan.add(ref, base, layout, len(layouts), sink)
-        outlines.append(Outline(ref.kind, ref.lang, base["title"], layouts[0].self_urls["atom"],
-                                base["page_url"]))
+        plan.outlines[ref] = Outline(ref.kind, ref.lang, base["title"], layouts[0].self_urls["atom"],
+                                     base["page_url"])
     plan.write(sink)
     if share is None or share.owns(None):
-        _add_opml(sink, catalog, outlines)
+        _add_opml(sink, catalog, list(plan.outlines.values()))
+    if recall is not None:
+        recall.plans["feeds"] = plan.kept_for_next()
     return sink
 
 
@@ -79,6 +88,27 @@ class _Layout:
     members: Sequence                 # its items (or entries), newest first
     self_urls: dict[str, str]
     links: dict                       # hubs, prev_archive, next_archive, current
+
+
+@dataclass(frozen=True)
+class _Record:
+    """A document as planned: enough to keep it without laying its feed out again."""
+
+    key: str
+    paths: dict[str, str]
+    listings: dict[str, Listing | None]
+    empty: bool                      # no entries: its updated follows the clock
+
+
+@dataclass(frozen=True)
+class _KeptPlan:
+    """What a running process keeps of a build's feed plan for the next build."""
+
+    now: float                       # the build's instant
+    updated: dict[str, datetime]     # see distinct_updates
+    entry_keys: dict[str, str]
+    records: dict[FeedRef, dict[int, _Record]]   # by feed, by document number
+    outlines: dict[FeedRef, Outline]
 
 
 @dataclass
@@ -94,12 +124,77 @@ class _Job:
 class _Plan:
     """Which documents must be written, and the entries they need, built once each."""
 
-    def __init__(self, catalog: Catalog, share: Share | None):
+    def __init__(self, catalog: Catalog, share: Share | None, recall: Recall | None = None):
         self.catalog, self.share = catalog, share
-        self.updated = distinct_updates(catalog)
         self.oldest_first = {item.id: n for n, item in enumerate(reversed(catalog.items))}
         self.jobs: list[_Job] = []
-        self.entry_keys = self._entry_keys()
+        self.records: dict[FeedRef, dict[int, _Record]] = defaultdict(dict)
+        self.outlines: dict[FeedRef, Outline] = {}
+        self.touched: dict[FeedRef, list[int]] = defaultdict(list)   # see below
+        self.kept: _KeptPlan | None = recall.plan("feeds") if recall is not None else None
+        if self.kept is None:
+            self.updated = distinct_updates(catalog)
+            self.entry_keys = {item.id: self._entry_key(item) for item in catalog.items}
+            return
+        self.updated, moved = self._kept_updates(self.kept, recall.changes)
+        dirty = [i for i in recall.shown_with(catalog) | moved if i in self.oldest_first]
+        self.entry_keys = dict(self.kept.entry_keys)
+        # the oldest-first positions of the changed entries, by feed
+        for item_id in dirty:
+            position = self.oldest_first[item_id]
+            item = catalog.items[len(catalog.items) - 1 - position]
+            self.entry_keys[item_id] = self._entry_key(item)
+            for ref in _refs_of(item):
+                self.touched[ref].append(position)
+
+    def _kept_updates(self, kept: _KeptPlan, changes) -> tuple[dict[str, datetime], set[str]]:
+        """:func:`distinct_updates`, from the kept one when no item changed instant and the
+        clock held no item back in either build; and the ids whose ``updated`` moved."""
+        catalog = self.catalog
+        newest = catalog.updated
+        if all(before.modified.isoformat() == after.modified.isoformat() for before, after in changes) \
+                and (newest is None or newest.timestamp() <= min(kept.now, catalog.now.timestamp())):
+            updated = dict(kept.updated)
+            for before, after in changes:   # an entry's key tells whether it is the item's own
+                if updated.get(after.id) is before.modified:
+                    updated[after.id] = after.modified
+            return updated, set()
+        updated, previous = distinct_updates(catalog), kept.updated
+        moved = set()
+        for item in catalog.items:
+            now, then = updated[item.id], previous.get(item.id)
+            if now is not then and (then is None or now != then or now.utcoffset() != then.utcoffset()
+                                    or (now is item.modified) != (then is item.modified)):
+                moved.add(item.id)
+        return updated, moved
+
+    def stands(self, ref: FeedRef, sink: Sink) -> bool:
+        """Does every document of an untouched feed stay as the kept plan has it (kept)?"""
+        if self.kept is None or ref in self.touched:
+            return False
+        records = self.kept.records.get(ref)
+        if not records or any(record.empty or _wanted(sink, record) for record in records.values()):
+            return False
+        for record in records.values():
+            for fmt, path in record.paths.items():
+                sink.keep(path, record.key, record.listings[fmt])
+        self.records[ref] = records
+        self.outlines[ref] = self.kept.outlines[ref]
+        return True
+
+    def kept_for_next(self) -> _KeptPlan:
+        return _KeptPlan(self.catalog.now.timestamp(), self.updated, self.entry_keys, dict(self.records),
+                         self.outlines)
+
+    def _kept_key(self, ref: FeedRef, layout: _Layout) -> str | None:
+        """The kept key of a document that lists no changed entry."""
+        if self.kept is None or not layout.members:
+            return None
+        record = self.kept.records.get(ref, {}).get(layout.number)
+        newest, oldest = (self.oldest_first[layout.members[i].id] for i in (0, -1))
+        if record is None or any(oldest <= p <= newest for p in self.touched.get(ref, ())):
+            return None
+        return record.key
 
     def add(self, ref: FeedRef, base: dict, layout: _Layout, pages: int, sink: Sink) -> None:
         members = layout.members
@@ -114,8 +209,9 @@ class _Plan:
         shape = str(pages) if layout.number == 0 else str(layout.number == pages - 1)
         # an organization's feed is titled with its name
         named = self.catalog.profile_fingerprint(ref.key) if ref.kind == "organization" else ""
-        key = key_of(self.catalog.fingerprint, named, ref.path("atom"), str(layout.number), shape, fallback,
-                     *[entry_keys[item.id] for item in members])
+        key = self._kept_key(ref, layout) or key_of(
+            self.catalog.fingerprint, named, ref.path("atom"), str(layout.number), shape, fallback,
+            *[entry_keys[item.id] for item in members])
         paths = {fmt: ref.path(fmt) if layout.number == 0 else archive_path(ref, layout.number, fmt)
                  for fmt in FEED_FORMATS}
         # the manifest lists subscription documents, not archive pages
@@ -124,6 +220,7 @@ class _Plan:
             updated = self._updated(members)
             listings = {fmt: Listing("feed", media_type, base["title"], ref.lang, len(members), updated)
                         for fmt, media_type in FEED_FORMATS.items()}
+        self.records[ref][layout.number] = _Record(key, paths, listings, not members)
         if any(sink.wants(path, key) for path in paths.values()):
             self.jobs.append(_Job(-1 if order is None else order, base, layout, paths, key, listings))
         else:
@@ -165,16 +262,14 @@ class _Plan:
         """The oldest-first position of the newest member (the first: members are newest first)."""
         return self.oldest_first[members[0].id] if members else None
 
-    def _entry_keys(self) -> dict[str, str]:
-        """What each item's entry depends on: itself, its translations, its ``updated``
+    def _entry_key(self, item: NewsItem) -> str:
+        """What an item's entry depends on: itself, its translations, its ``updated``
         (written out only where it is not the item's own: a tie moved it, or the clock)."""
-        catalog, updated = self.catalog, self.updated
-        family, profile = catalog.family_fingerprint, catalog.profile_fingerprint
+        catalog, updated = self.catalog, self.updated[item.id]
         # an entry names its organizations (categories): their profiles are part of it
-        return {item.id: f"{item.id} {family(item)} "
-                         f"{'' if updated[item.id] is item.modified else updated[item.id].isoformat()}"
-                         f"{''.join(' ' + profile(slug) for slug in item.organizations)}"
-                for item in self.catalog.items}
+        return (f"{item.id} {catalog.family_fingerprint(item)} "
+                f"{'' if updated is item.modified else updated.isoformat()}"
+                f"{''.join(' ' + catalog.profile_fingerprint(slug) for slug in item.organizations)}")
 
 
 def feed_refs(catalog: Catalog) -> list[FeedRef]:
@@ -242,6 +337,17 @@ def _members(catalog: Catalog) -> dict[tuple, list[NewsItem]]:
         for organization in item.organizations:
             members["organization", item.lang, organization].append(item)
     return members
+
+
+def _wanted(sink: Sink, record: _Record) -> bool:
+    return any(sink.wants(path, record.key) for path in record.paths.values())
+
+
+def _refs_of(item: NewsItem) -> list[FeedRef]:
+    """The feeds that list a public item."""
+    return [FeedRef("all", None, None), FeedRef("index", item.lang, None),
+            *(FeedRef("topic", item.lang, topic) for topic in item.topics),
+            *(FeedRef("organization", item.lang, slug) for slug in item.organizations)]
 
 
 def items_of(catalog: Catalog, ref: FeedRef) -> Iterable[NewsItem]:

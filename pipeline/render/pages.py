@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from functools import partial
+from itertools import islice
 from pathlib import Path
 
 from babel.dates import format_date
@@ -18,6 +19,7 @@ from markupsafe import Markup
 from ..catalog import Catalog, key_of
 from ..media import email_rendition_path
 from ..model import Image, NewsItem, Profile
+from ..rebuild import Recall
 from ..templating import Templates, load_templates
 from ..urls import (
     FEED_FORMATS,
@@ -43,13 +45,14 @@ _READ_AHEAD = 100   # item pages whose bodies are read from the parse cache toge
 
 def render(catalog: Catalog, templates: Path | None, sink: Sink | None = None,
            share: Share | None = None, cache_dir: Path | None = None,
-           png_renditions: Renditions | None = None) -> Sink:
+           png_renditions: Renditions | None = None, recall: Recall | None = None) -> Sink:
     """Every page (or ``share`` of them), each keyed by the fingerprints of the items it shows.
     ``templates`` is the site's own folder, if it has one (see :mod:`pipeline.templating`).
     ``png_renditions``: the build publishes PNG renditions of the SVG pictures and logos
     that have a size (:func:`pipeline.media.email_rendition_path`), which link previews
     then show; the function gives an image's rendition's size (None: it has none). None:
-    no renditions are published."""
+    no renditions are published. ``recall``: a running process's previous plan, whose keys
+    stand for the item pages that show no changed item (:mod:`pipeline.rebuild`)."""
     loaded = load_templates(templates, cache_dir)
     sink = Output() if sink is None else sink
     fp = catalog.item_fingerprint
@@ -57,14 +60,17 @@ def render(catalog: Catalog, templates: Path | None, sink: Sink | None = None,
     count = len(catalog.items)
     position = {item.id: count - 1 - n for n, item in enumerate(catalog.items)} if share else {}
     previews = "png" if png_renditions else "no-png"   # cairosvg installed or removed: pages change
+    kept, plan = _kept_keys(catalog, recall, previews), {}
     for lang in site.languages:
         page = _Pages(catalog, loaded, lang, png_renditions)
         wanted = []
         for item in catalog.in_language(lang):
             if share and not share.owns(position[item.id]):
                 continue
-            key = key_of(catalog.fingerprint, "item", item.id, catalog.family_fingerprint(item), previews,
-                         *[catalog.profile_fingerprint(slug) for slug in item.organizations])
+            key = kept.get(item.id) or key_of(
+                catalog.fingerprint, "item", item.id, catalog.family_fingerprint(item), previews,
+                *[catalog.profile_fingerprint(slug) for slug in item.organizations])
+            plan[item.id] = key
             if sink.wants(news_path(item.slug), key):
                 wanted.append((item, key))
             else:
@@ -87,7 +93,20 @@ def render(catalog: Catalog, templates: Path | None, sink: Sink | None = None,
                         profile.slug, previews,
                         *[fp(i) for i in shown]),
                  partial(page.organization, profile))
+    if recall is not None and share is None:
+        recall.plans["pages"] = (previews, plan)
     return sink
+
+
+def _kept_keys(catalog: Catalog, recall: Recall | None, previews: str) -> dict[str, str]:
+    """The previous build's keys of the item pages that show no changed item."""
+    kept = recall.plan("pages") if recall else None
+    if kept is None or kept[0] != previews:
+        return {}
+    keys = dict(kept[1])
+    for item_id in recall.shown_with(catalog):
+        keys.pop(item_id, None)
+    return keys
 
 
 class _Pages:
@@ -141,8 +160,8 @@ class _Pages:
                           structured_data=seo.json_ld(data))
 
     def organization_items(self, profile: Profile) -> list[NewsItem]:
-        items = [i for i in self.catalog.by_organization.get(profile.slug, ()) if i.lang == self.lang]
-        return items[:ORGANIZATION_PAGE_ITEMS]
+        items = (i for i in self.catalog.by_organization.get(profile.slug, ()) if i.lang == self.lang)
+        return list(islice(items, ORGANIZATION_PAGE_ITEMS))
 
     def organization(self, profile: Profile) -> bytes:
         path = organization_path(self.site, self.lang, profile.slug)

@@ -96,8 +96,9 @@ def robots_txt(base_url: str) -> str:
 def _key(catalog: Catalog, editions: Editions, max_urls: int) -> str:
     """Everything the sitemap says, beside what the catalog's fingerprint covers (the
     configuration, the profiles, the code)."""
-    items = [f"{i.url} {i.lang} {i.modified.timestamp()} {i.translation_key} {i.canonical_url}"
-             for i in catalog.items]
+    # an organization page's lastmod is its items': their organizations are part of it
+    items = [f"{i.url} {i.lang} {i.modified.timestamp()} {i.translation_key} {i.canonical_url} "
+             f"{' '.join(i.organizations)}" for i in catalog.items]
     issues = [f"{n.id} {e.label} {e.scheduled.timestamp()}" for n, published in editions for e in published]
     return key_of(catalog.fingerprint, catalog.profiles_fingerprint, "sitemap", str(max_urls), *items,
                   *issues)
