@@ -151,7 +151,7 @@ def _render_the_rest(catalog: Catalog, config: Config, content: Content, changes
     """Everything but the pages: feeds (or their ``share``) and the site-wide files."""
     feeds.render(catalog, sink, share, recall)
     syndication.render(catalog, changes, sink)
-    sitemap.render(catalog, sink, archive.editions)
+    sitemap.render(catalog, sink, archive.editions, recall=recall)
     render_archive_files(config, catalog, content, archive, sink, _template_cache(config))
     partners.render(catalog, config.partners, sink)
     schemas.render(config.site).send_to(sink)

@@ -43,6 +43,7 @@ class Recall:
     kept_plans: dict[str, Any] = field(default_factory=dict)
     plans: dict[str, Any] = field(default_factory=dict)   # filled by this build's renderers
     records: dict[str, NewsItem] | None = None   # by source, what a swapped catalog was made of
+    instants: list[float] | None = None          # theirs, see _Kept
 
     def plan(self, name: str) -> Any | None:
         """The renderer's plan of the previous build, when only ``changes`` differ from it."""
@@ -83,13 +84,15 @@ def recall(place: Place, content: Content, fingerprint: str, now: datetime,
         return new_catalog(), Recall()
     catalog = _swapped(kept.catalog, changes, now, content)
     records = {**kept.records, **{after.source: after for _, after in changes}}
-    return catalog, Recall(tuple(changes), kept.plans, records=records)
+    return catalog, Recall(tuple(changes), kept.plans, records=records, instants=kept.instants)
 
 
 def remember(place: Place, catalog: Catalog, content: Content, recall: Recall) -> None:
     """Keep a published build for the next one in this process."""
     records = recall.records if recall.records is not None else {i.source: i for i in content.news}
-    instants = sorted(item.date.timestamp() for item in records.values() if item.status != "draft")
+    instants = recall.instants   # a changed record kept its instant and status
+    if instants is None:
+        instants = sorted(item.date.timestamp() for item in records.values() if item.status != "draft")
     _KEPT[place] = _Kept(catalog, records, instants, recall.plans)
 
 
@@ -134,24 +137,31 @@ def _lifted(instants: list[float], before: datetime, now: datetime) -> bool:
 def _swapped(old: Catalog, changes: Sequence[tuple[NewsItem, NewsItem]], now: datetime,
              content: Content) -> Catalog:
     """``old`` at ``now`` with the changed records in place of their former versions: what
-    :func:`~pipeline.catalog.build_catalog` would make of the new content."""
-    swap = {id(before): after for before, after in changes}
-
-    def swapped(items: tuple[NewsItem, ...]) -> tuple[NewsItem, ...]:
-        if not any(id(item) in swap for item in items):
-            return items
-        return tuple(swap.get(id(item), item) for item in items)
-
-    def index(by: dict[str, tuple[NewsItem, ...]]) -> dict[str, tuple[NewsItem, ...]]:
-        return {key: swapped(items) for key, items in by.items()}
-
-    catalog = replace(old, now=now.astimezone(old.site.timezone), items=swapped(old.items),
-                      partner_only=swapped(old.partner_only),
-                      by_language=index(old.by_language), by_topic=index(old.by_topic),
-                      by_organization=index(old.by_organization),
-                      by_translation_key=index(old.by_translation_key),
-                      item_fingerprints=content.fingerprints, read_body=content.body,
+    :func:`~pipeline.catalog.build_catalog` would make of the new content. A changed
+    record keeps its place (:func:`_changes`): only the lists that hold it change."""
+    items, partner_only = old.items, old.partner_only
+    indexes = {name: dict(getattr(old, name)) for name in _INDEXES}
+    for before, after in changes:
+        items, partner_only = _replaced(items, before, after), _replaced(partner_only, before, after)
+        family = (before.translation_key,) if before.translation_key else ()
+        for name, keys in (("by_language", (before.lang,)), ("by_topic", before.topics),
+                           ("by_organization", before.organizations), ("by_translation_key", family)):
+            index = indexes[name]
+            for key in keys:
+                if key in index:
+                    index[key] = _replaced(index[key], before, after)
+    catalog = replace(old, now=now.astimezone(old.site.timezone), items=items, partner_only=partner_only,
+                      **indexes, item_fingerprints=content.fingerprints, read_body=content.body,
                       read_ahead=content.prefetch)
     if all(before.modified.isoformat() == after.modified.isoformat() for before, after in changes):
         catalog.carry_updated(old)
     return catalog
+
+
+_INDEXES = ("by_language", "by_topic", "by_organization", "by_translation_key")
+
+
+def _replaced(items: tuple[NewsItem, ...], before: NewsItem, after: NewsItem) -> tuple[NewsItem, ...]:
+    """``items`` with ``after`` where ``before`` is (the very object), if it is there."""
+    at = next((n for n, item in enumerate(items) if item is before), None)
+    return items if at is None else (*items[:at], after, *items[at + 1:])

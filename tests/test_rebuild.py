@@ -42,7 +42,7 @@ def changed(recall: rebuild.Recall) -> list[str] | None:
 def test_record_edits_reuse_the_plan_and_give_the_cold_output(big_site, cold_dir, recalls):
     site = big_site
     assert_same_as_cold(site, cold_dir)
-    assert changed(recalls[-1]) is None and set(recalls[-1].plans) == {"pages", "feeds"}
+    assert changed(recalls[-1]) is None and set(recalls[-1].plans) == {"pages", "feeds", "sitemap"}
 
     edits = [
         ("en-2", lambda: story(site, "en-2", 2, key="k2", body="An old story, edited.\n")),

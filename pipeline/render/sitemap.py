@@ -23,6 +23,7 @@ from ..catalog import Catalog, key_of
 from ..config import Newsletter
 from ..editions import Edition
 from ..model import NewsItem
+from ..rebuild import Recall
 from ..urls import index_path, organization_path, url_of
 from . import Listing, Output, Sink, emit, seo
 from .digest import archive_path, edition_path
@@ -54,11 +55,13 @@ class Url:
 
 def render(catalog: Catalog, sink: Sink | None = None,
            editions: Iterable[tuple[Newsletter, Sequence[Edition]]] = (),
-           max_urls: int = MAX_URLS) -> Sink:
+           max_urls: int = MAX_URLS, recall: Recall | None = None) -> Sink:
     """``sitemap.xml`` (listed in the manifest) and ``robots.txt``; ``editions``: the
     newsletters' published editions (the web archive). The sitemap is keyed by what it
     says (the items' URLs, languages, translations and modification times), so a rebuild
-    after an edit of an item's text does not write it again."""
+    after an edit of an item's text does not write it again. ``recall``: a running
+    process's previous build (:mod:`pipeline.rebuild`), whose digest of the items stands
+    when no changed item changed its modification time."""
     sink = Output() if sink is None else sink
     site = catalog.site
     editions = tuple((newsletter, tuple(published)) for newsletter, published in editions)
@@ -66,7 +69,7 @@ def render(catalog: Catalog, sink: Sink | None = None,
     count = (len(site.languages) * (1 + len(catalog.profiles))
              + sum(1 for item in catalog.items if not item.canonical_url)
              + sum(1 + len(published) for _, published in editions))
-    key = _key(catalog, editions, max_urls)
+    key = _key(catalog, editions, max_urls, _items_key(catalog, recall))
     title = site.text(site.title, site.default_language)
     listing = Listing("sitemap", XML, f"{title}: sitemap", None, count, catalog.updated)
     if count <= max_urls:
@@ -93,15 +96,24 @@ def robots_txt(base_url: str) -> str:
             f"Sitemap: {base_url}{SITEMAP_PATH}\n")
 
 
-def _key(catalog: Catalog, editions: Editions, max_urls: int) -> str:
+def _key(catalog: Catalog, editions: Editions, max_urls: int, items: str) -> str:
     """Everything the sitemap says, beside what the catalog's fingerprint covers (the
-    configuration, the profiles, the code)."""
-    # an organization page's lastmod is its items': their organizations are part of it
-    items = [f"{i.url} {i.lang} {i.modified.timestamp()} {i.translation_key} {i.canonical_url} "
-             f"{' '.join(i.organizations)}" for i in catalog.items]
+    configuration, the profiles, the code); ``items``: :func:`_items_key`."""
     issues = [f"{n.id} {e.label} {e.scheduled.timestamp()}" for n, published in editions for e in published]
-    return key_of(catalog.fingerprint, catalog.profiles_fingerprint, "sitemap", str(max_urls), *items,
-                  *issues)
+    return key_of(catalog.fingerprint, catalog.profiles_fingerprint, "sitemap", str(max_urls), items, *issues)
+
+
+def _items_key(catalog: Catalog, recall: Recall | None) -> str:
+    """A digest of what the sitemap says of the items."""
+    kept = recall.plan("sitemap") if recall is not None else None
+    if kept is None or any(before.modified.timestamp() != after.modified.timestamp()
+                           for before, after in recall.changes):
+        # an organization page's lastmod is its items': their organizations are part of it
+        kept = key_of(*[f"{i.url} {i.lang} {i.modified.timestamp()} {i.translation_key} {i.canonical_url} "
+                        f"{' '.join(i.organizations)}" for i in catalog.items])
+    if recall is not None:
+        recall.plans["sitemap"] = kept
+    return kept
 
 
 def page_urls(catalog: Catalog) -> Iterator[Url]:
