@@ -82,7 +82,7 @@ class Journal:
         # compared unordered, numbered in (date, id) order: sorting all 10,000 items for
         # the one that changed costs more than the comparison
         changed = [item for item in current.values()
-                   if (old := before.get(item.id)) is None or old[2] != item.modified.isoformat()]
+                   if (old := before.get(item.id)) is None or old[2] != item.modified_iso]
         changes: list[Change] = []
         for item in sorted(changed, key=lambda i: (i.date.timestamp(), i.id)):
             seq += 1
@@ -140,7 +140,7 @@ class Journal:
                   "url": c.url, "lang": c.lang, "modified": c.modified.isoformat() if c.modified else None}
                  for c in changes],
             )
-            self._replace_snapshot({i.id: (i.url, i.lang, i.modified.isoformat(), " ".join(i.topics))
+            self._replace_snapshot({i.id: (i.url, i.lang, i.modified_iso, " ".join(i.topics))
                                     for i in public_items})
             if changes:
                 last = {"target": target, "seq": changes[-1].seq}

@@ -153,7 +153,7 @@ def _swapped(old: Catalog, changes: Sequence[tuple[NewsItem, NewsItem]], now: da
     catalog = replace(old, now=now.astimezone(old.site.timezone), items=items, partner_only=partner_only,
                       **indexes, item_fingerprints=content.fingerprints, read_body=content.body,
                       read_ahead=content.prefetch)
-    if all(before.modified.isoformat() == after.modified.isoformat() for before, after in changes):
+    if all(before.modified_iso == after.modified_iso for before, after in changes):
         catalog.carry_updated(old)
     return catalog
 

@@ -152,7 +152,7 @@ class _Plan:
         clock held no item back in either build; and the ids whose ``updated`` moved."""
         catalog = self.catalog
         newest = catalog.updated
-        if all(before.modified.isoformat() == after.modified.isoformat() for before, after in changes) \
+        if all(before.modified_iso == after.modified_iso for before, after in changes) \
                 and (newest is None or newest.timestamp() <= min(kept.now, catalog.now.timestamp())):
             updated = dict(kept.updated)
             for before, after in changes:   # an entry's key tells whether it is the item's own

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import partial
+from itertools import islice
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ..catalog import Catalog, key_of, newest_first
@@ -38,7 +39,7 @@ def render(catalog: Catalog, partners: tuple[Partner, ...], sink: Sink | None = 
         items = partner_items(catalog, partner)
         updated = max((i.modified for i in items), key=datetime.timestamp, default=catalog.updated)
         language = partner.languages[0] if len(partner.languages) == 1 else None
-        translations = _translation_index(_pool(catalog, partner))
+        translations = _translation_index(catalog, partner, items)
         # an item shows its translations' links: their fingerprints are part of the key
         key = key_of(catalog.fingerprint, catalog.profiles_fingerprint, partner.id, str(updated), *[
             fp(item) + "".join(fp(t) for t in translations.get(item.translation_key or "", ()))
@@ -53,10 +54,6 @@ def _document(catalog: Catalog, partner: Partner, items: list[NewsItem]) -> byte
     return dump_json(_feed(catalog, partner, items))
 
 
-def _pool(catalog: Catalog, partner: Partner) -> tuple[NewsItem, ...]:
-    return catalog.items + (catalog.partner_only if partner.include_partner_only else ())
-
-
 def _title(catalog: Catalog, partner: Partner) -> str:
     site = catalog.site
     lang = partner.languages[0] if len(partner.languages) == 1 else site.default_language
@@ -65,21 +62,23 @@ def _title(catalog: Catalog, partner: Partner) -> str:
 
 def partner_items(catalog: Catalog, partner: Partner) -> list[NewsItem]:
     """The partner's view: newest first, filtered, capped."""
-    pool = _pool(catalog, partner)
-    chosen = [
-        item for item in pool
-        if (not partner.topics or set(item.topics) & set(partner.topics))
-        and (not partner.languages or item.lang in partner.languages)
-    ]
+    topics, languages = set(partner.topics), set(partner.languages)
+
+    def wanted(item: NewsItem) -> bool:
+        return ((not topics or not topics.isdisjoint(item.topics))
+                and (not languages or item.lang in languages))
+
+    # both lists are newest first: the newest of the two together are among each one's newest
+    chosen = list(islice(filter(wanted, catalog.items), partner.max_items))
     if partner.include_partner_only and catalog.partner_only:
-        chosen = newest_first(chosen)   # two ordered lists, mixed
-    return chosen[: partner.max_items]   # else catalog.items' own order: newest first
+        chosen = newest_first(chosen + list(islice(filter(wanted, catalog.partner_only), partner.max_items)))
+    return chosen[: partner.max_items]
 
 
 def _feed(catalog: Catalog, partner: Partner, items: list[NewsItem]) -> dict:
     site = catalog.site
     lang = partner.languages[0] if len(partner.languages) == 1 else site.default_language
-    translations = _translation_index(_pool(catalog, partner))
+    translations = _translation_index(catalog, partner, items)
     document = {
         "version": JSON_FEED_VERSION,
         "title": _title(catalog, partner),
@@ -97,12 +96,17 @@ def _feed(catalog: Catalog, partner: Partner, items: list[NewsItem]) -> dict:
     return document
 
 
-def _translation_index(pool: tuple[NewsItem, ...]) -> dict[str, list[NewsItem]]:
+def _translation_index(catalog: Catalog, partner: Partner,
+                       items: list[NewsItem]) -> dict[str, list[NewsItem]]:
+    """The items a partner may see (the public ones, and its partner-only ones if it takes
+    them) by translation key, for the keys of ``items``: the translations they link to."""
     index: dict[str, list[NewsItem]] = {}
-    for item in pool:
-        if item.translation_key:
-            index.setdefault(item.translation_key, []).append(item)
-    return index
+    if partner.include_partner_only:
+        for item in catalog.partner_only:
+            if item.translation_key:
+                index.setdefault(item.translation_key, []).append(item)
+    keys = {item.translation_key for item in items if item.translation_key}
+    return {key: [*catalog.by_translation_key.get(key, ()), *index.get(key, ())] for key in keys}
 
 
 def _item(catalog: Catalog, partner: Partner, item: NewsItem,

@@ -176,7 +176,7 @@ def news_article(item: NewsItem, site: Site, topics: list[str], mentions: list[d
         "url": item.canonical_url or item.url,
         "mainEntityOfPage": item.url,
         "datePublished": item.date.isoformat(),
-        "dateModified": item.modified.isoformat(),
+        "dateModified": item.modified_iso,
         "inLanguage": item.lang,
         "author": ([{"@type": "Person", "name": name} for name in item.authors]
                    or [publisher(site, item.lang)]),
