@@ -227,6 +227,16 @@ class Publisher:
         self._record(path, (key, size, sha), listing)
         self._place_unchanged(path)
 
+    def published(self, path: str, key: str) -> bytes | None:
+        old = self._old.files.get(path) if self._old is not None else None
+        if old is None or old[0] != key:
+            return None
+        try:
+            data = (self.output_dir / path).read_bytes()
+        except OSError:
+            return None
+        return data if len(data) == old[1] else None
+
     def add(self, path: str, data: Data, listing: Listing | None = None, key: str | None = None) -> None:
         parts = [data] if isinstance(data, bytes) else data
         sha = _sha256(parts) if listing is not None else None

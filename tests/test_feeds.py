@@ -28,7 +28,7 @@ from lxml import html as lxml_html
 from pipeline.build import catalog_for
 from pipeline.content import load_content
 from pipeline.render import dump_json, feed_model, feed_xml, feeds
-from pipeline.render.feed_json import JsonWriter
+from pipeline.render.feed_json import JsonWriter, item_bytes, split_items
 from pipeline.render.feed_model import Category, Entry, Link, build_entries, looks_like_markup, xml_text
 from pipeline.render.feed_xml import XmlWriter
 from pipeline.urls import FEED_FORMATS
@@ -538,6 +538,24 @@ def test_fast_entry_fragments_are_what_feedgen_and_lxml_write(entry):
     reference = feed_xml._FeedgenEntry(entry)
     assert feed_xml.atom_fragment(entry) == reference.fragment("atom")
     assert feed_xml.rss_fragment(entry) == reference.fragment("rss")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(entries(), min_size=1, max_size=4, unique_by=lambda e: e.id), WORDS, st.booleans())
+def test_a_written_document_splits_back_into_its_entries(listed, title, archive):
+    """A running process reuses the unchanged entries of a published document (feeds._Plan):
+    splitting it must give back exactly the fragments it was written from."""
+    urls = {fmt: f"https://example.org/feeds/x.{fmt}" for fmt in FEED_FORMATS}
+    doc = feed_model.FeedDoc(title=title, description=title, lang="en", page_url="https://example.org/",
+                             page_lang="en", publisher=title, home_url="https://example.org/",
+                             self_urls=urls, feed_id=urls["atom"], updated=listed[0].updated,
+                             entries=tuple(listed), current=urls if archive else None)
+    xml, js = XmlWriter(), JsonWriter()
+    written = {fmt: b"".join(parts) for fmt, parts in xml.write_parts(doc).items()}
+    assert feed_xml.split_entries("atom", written["atom"]) == [feed_xml.atom_fragment(e) for e in listed]
+    assert feed_xml.split_entries("rss", written["rss"]) == [feed_xml.rss_fragment(e) for e in listed]
+    assert split_items(js.write(doc)) == [item_bytes(e) for e in listed]
+    assert all(feed_xml.atom_id(e.id) in feed_xml.atom_fragment(e) for e in listed)
 
 
 OFFSETS = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: timezone(timedelta(minutes=m)))

@@ -82,6 +82,11 @@ class Sink(Protocol):
     def keep(self, path: str, key: str, listing: Listing | None = None) -> None:
         """A file not rendered because ``wants`` said so: it stays as published."""
 
+    def published(self, path: str, key: str) -> bytes | None:
+        """The bytes of the published file ``path`` if it was published with ``key`` (a
+        renderer may reuse parts of it), else None. As for :meth:`keep`, a published file
+        of the recorded key and size is taken to be the one published."""
+
 
 def emit(sink: Sink, path: str, key: str | None, make: Callable[[], bytes],
          listing: Listing | None = None) -> None:
@@ -111,6 +116,9 @@ class Output:
 
     def keep(self, path: str, key: str, listing: Listing | None = None) -> None:
         raise AssertionError("an Output wants every file")
+
+    def published(self, path: str, key: str) -> bytes | None:
+        return None   # nothing was published before
 
     def merge(self, other: Output) -> Output:
         other.send_to(self)

@@ -8,7 +8,7 @@ from typing import Any
 from . import pretty_json
 from .feed_model import Entry, FeedDoc, iso_date
 
-__all__ = ["JsonWriter", "json_item"]
+__all__ = ["JsonWriter", "item_bytes", "json_item", "split_items"]
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -28,13 +28,17 @@ class JsonWriter:
         """:meth:`write` in parts, with each item serialized and encoded once per build
         (indented JSON has no C encoder: it is slow; and a document is mostly its items'
         bytes, which are not encoded again)."""
+        return self.assemble(doc, [self._item_bytes(entry) for entry in doc.entries])
+
+    def assemble(self, doc: FeedDoc, items: list[bytes]) -> list[bytes]:
+        """The document's parts with these items (:func:`item_bytes`), not ``doc.entries``'."""
         head = pretty_json(self.document(doc, items=False))
-        if not doc.entries:
+        if not items:
             return [(head + "\n").encode("utf-8")]
         parts = [head[:-4].encode("utf-8") + b"[\n"]   # the head ends with '"items": []\n}'
-        for entry in doc.entries:
-            parts += (self._item_bytes(entry), b",\n")
-        parts[-1] = b"\n  ]\n}\n"
+        for item in items:
+            parts += (item, b",\n")
+        parts[-1] = _ITEMS_END
         return parts
 
     def forget(self, entry_id: str) -> None:
@@ -62,11 +66,32 @@ class JsonWriter:
         return feed
 
     def _item_bytes(self, entry: Entry) -> bytes:
-        """The item's JSON at the depth of the ``items`` list (strings hold no newlines)."""
         data = self._items.get(entry.id)
         if data is None:
-            data = self._items[entry.id] = ("    " + pretty_json(json_item(entry), "    ")).encode("utf-8")
+            data = self._items[entry.id] = item_bytes(entry)
         return data
+
+
+_ITEMS_START, _ITEMS_END, _BETWEEN = b'"items": [\n', b"\n  ]\n}\n", b"\n    },\n    {\n"
+
+
+def item_bytes(entry: Entry) -> bytes:
+    """The item's JSON at the depth of the ``items`` list."""
+    return ("    " + pretty_json(json_item(entry), "    ")).encode("utf-8")
+
+
+def split_items(document: bytes) -> list[bytes] | None:
+    """The items of a document this module wrote, as :func:`item_bytes` gave them: the
+    inverse of :meth:`JsonWriter.assemble`. Strings hold no newlines and an item's own
+    objects are indented deeper, so the line between two items occurs nowhere else. None
+    if the document is not shaped so."""
+    start, end = document.find(_ITEMS_START), document.rfind(_ITEMS_END)
+    if start < 0 or end < start:
+        return None
+    chunks = document[start + len(_ITEMS_START):end].split(_BETWEEN)
+    last = len(chunks) - 1
+    return [(b"    {\n" if n else b"") + chunk + (b"\n    }" if n < last else b"")
+            for n, chunk in enumerate(chunks)]
 
 
 def json_item(entry: Entry) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from .. import __version__
 from ..urls import FEED_FORMATS
 from .feed_model import Entry, FeedDoc, Link, escape_if_markup, iso_date, rfc2822
 
-__all__ = ["XmlWriter", "atom_fragment", "rss_fragment"]
+__all__ = ["XmlWriter", "atom_fragment", "atom_id", "rss_fragment", "split_entries"]
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -63,8 +63,12 @@ class XmlWriter:
         """:meth:`write`, each document as its parts: feedgen writes the feed without
         entries, and each entry's XML, serialized once per build, goes in before the
         closing tag."""
+        return self.assemble(doc, [self._fragments(e) for e in doc.entries])
+
+    def assemble(self, doc: FeedDoc, fragments: list[tuple[bytes, bytes]]) -> dict[str, list[bytes]]:
+        """The document's parts with these entries' (Atom, RSS) fragments, not
+        ``doc.entries``' (:func:`atom_fragment`, :func:`rss_fragment`)."""
         atom, rss = self._head(doc)
-        fragments = [self._fragments(e) for e in doc.entries]
         return {"atom": _splice(atom, b"</feed>", [atom for atom, _ in fragments]),
                 "rss": _splice(rss, b"  </channel>", [rss for _, rss in fragments])}
 
@@ -298,6 +302,26 @@ def _rss_fragment(item: etree._Element) -> bytes:
     data = etree.tostring(root, pretty_print=True, encoding="UTF-8", xml_declaration=False)
     start = data.index(b"<channel>\n") + len(b"<channel>\n")
     return _hex_references(data[start:data.rindex(b"  </channel>")])
+
+
+def atom_id(entry_id: str) -> bytes:
+    """An Atom fragment's ``<id>`` element, to tell whose fragment it is."""
+    return f"<id>{_ATOM.esc(entry_id)}</id>".encode()
+
+
+def split_entries(fmt: str, document: bytes) -> list[bytes] | None:
+    """The entry fragments of an Atom or RSS document this module wrote, in order: the
+    inverse of the splice. Entries are escaped text between fixed lines, so the closing
+    line of one cannot occur inside it. None if the document is not shaped so."""
+    opening, closing, end = ((b"\n  <entry ", b"  </entry>\n", b"</feed>") if fmt == "atom"
+                             else (b"\n    <item>\n", b"    </item>\n", b"  </channel>"))
+    start = document.find(opening)
+    if start < 0:
+        return None
+    chunks = document[start + 1:document.rindex(end)].split(closing)
+    if chunks[-1]:
+        return None
+    return [chunk + closing for chunk in chunks[:-1]]
 
 
 def _splice(document: bytes, closing: bytes, fragments: list[bytes]) -> list[bytes]:
