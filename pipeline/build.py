@@ -365,6 +365,8 @@ def _publish_content(config: Config, content: Content, now: datetime, content_di
                 child = _start_split(catalog, config, content, changes, publisher, archive)
             else:
                 render_all(catalog, config, content, changes, publisher, archive, recall)
+            commits = [journal.prepare(pending, catalog.items, now, events=own_output),
+                       partner_journal.prepare(partner_pending, catalog.partner_only, now, events=own_output)]
             if child is not None:
                 # waited for before the journal's transaction: that must not hold the
                 # database's write lock (subscribers signing up) for as long as a render
@@ -375,8 +377,8 @@ def _publish_content(config: Config, content: Content, now: datetime, content_di
             # journal); the other order could publish sequence numbers the journal never
             # recorded. Both journals and their events in one transaction.
             with db.transaction():
-                journal.commit(pending, catalog.items, now, events=own_output)
-                partner_journal.commit(partner_pending, catalog.partner_only, now, events=own_output)
+                for commit in commits:
+                    commit.write()
                 commit_profiles(db, journal.target, {
                     slug: (url_of(config.site, organization_path(config.site, config.site.default_language,
                                                                  slug)),

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from .journal import Change
     from .statedb import Database
 
-__all__ = ["MAX_ATTEMPTS", "Event", "Handlers", "dispatch", "item_event", "record_events"]
+__all__ = ["MAX_ATTEMPTS", "Event", "Handlers", "dispatch", "event_rows", "insert_events", "item_event",
+           "record_events"]
 
 MAX_ATTEMPTS = 20                  # about three days of retries
 FIRST_RETRY = timedelta(minutes=1)
@@ -56,12 +57,20 @@ _EVENT_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode   # on
 
 def record_events(db: Database, target: str, at: datetime, events: Iterable[tuple[str, str, dict]]) -> None:
     """Add events to the outbox (call inside the transaction that makes them true)."""
-    at_text = at.astimezone(UTC).isoformat()   # once: a first build records 10,000 events
+    insert_events(db, event_rows(target, at, events))
+
+
+def event_rows(target: str, at: datetime, events: Iterable[tuple[str, str, dict]]) -> list[dict[str, str]]:
+    """The outbox rows of events, ready for :func:`insert_events`: a first build records
+    10,000 of them, encoded while its other process still renders."""
+    at_text = at.astimezone(UTC).isoformat()   # once
+    return [{"target": target, "type": kind, "subject": subject, "at": at_text, "data": _EVENT_JSON(data)}
+            for kind, subject, data in events]
+
+
+def insert_events(db: Database, rows: list[dict[str, str]]) -> None:
     db.executemany("INSERT INTO events (target, type, subject, at, data) VALUES (:target, :type, :subject,"
-                   " :at, :data)",
-                   [{"target": target, "type": kind, "subject": subject, "at": at_text,
-                     "data": _EVENT_JSON(data)}
-                    for kind, subject, data in events])
+                   " :at, :data)", rows)
 
 
 @dataclass

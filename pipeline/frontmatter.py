@@ -27,6 +27,24 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         # the raw text was cleaned: clean every scalar again
         return clean_text(super().construct_scalar(node))
 
+    def resolve(self, kind: type, value: str, implicit: tuple[bool, bool]) -> str:
+        """PyYAML's resolver, remembering the tag of a plain scalar's text: front matter
+        says "title", "lang", "en" and a topic's key in every file, and each is matched
+        against a dozen patterns (no path resolvers are registered)."""
+        if kind is yaml.ScalarNode and implicit[0]:
+            tag = _RESOLVED.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_RESOLVED) >= _RESOLVED_MAX:
+                    _RESOLVED.clear()   # bounded: content is untrusted
+                _RESOLVED[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
+
+
+_RESOLVED: dict[str, str] = {}   # a plain scalar's text -> its tag, for _Loader
+_RESOLVED_MAX = 4096
+
 
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _Loader.yaml_implicit_resolvers = {

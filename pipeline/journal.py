@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from .events import item_event, record_events
+from .events import event_rows, insert_events, item_event, record_events
 from .model import NewsItem
 from .statedb import Database
 
-__all__ = ["Change", "ChangeLog", "Journal"]
+__all__ = ["Change", "ChangeLog", "Commit", "Journal"]
 
 KEEP = timedelta(days=90)
 
@@ -127,29 +127,39 @@ class Journal:
         """Record ``changes`` and the new snapshot of public items in one transaction; with
         ``events``, each change also as an ``item.*`` event in the outbox, in that same
         transaction (exactly once: :mod:`pipeline.events`)."""
+        self.prepare(changes, public_items, now, events).write()
+
+    def prepare(self, changes: list[Change], public_items: Iterable[NewsItem], now: datetime,
+                events: bool = False) -> Commit:
+        """:meth:`commit` without the writing: the rows, computed without the database (a
+        first build of 10,000 items prepares them while its other process renders)."""
+        target = self._target
+        at_texts = {at: _utc(at) for at in {c.at for c in changes}}   # one instant, usually
+        modified = {c.seq: c.modified.isoformat() if c.modified else None for c in changes}
+        change_rows = [{"target": target, "seq": c.seq, "at": at_texts[c.at], "event": c.event, "id": c.id,
+                        "url": c.url, "lang": c.lang, "modified": modified[c.seq]} for c in changes]
+        outbox = event_rows(target.removesuffix("#partners"), now,
+                            [item_event(c, self._visibility) for c in changes]) if events else []
+        snapshot = {i.id: (i.url, i.lang, i.modified_iso, " ".join(i.topics)) for i in public_items}
+        return Commit(self, now, change_rows, outbox, snapshot, changes[-1].seq if changes else None, events)
+
+    def _write(self, commit: Commit) -> None:
         target = self._target
         with self._db.transaction():
-            if events:
-                record_events(self._db, target.removesuffix("#partners"), now,
-                              [item_event(c, self._visibility) for c in changes])
-            at_texts = {at: _utc(at) for at in {c.at for c in changes}}   # one instant, usually
+            if commit.events:
+                insert_events(self._db, commit.outbox)
             self._db.executemany(
                 "INSERT INTO changes (target, seq, at, event, id, url, lang, modified)"
-                " VALUES (:target, :seq, :at, :event, :id, :url, :lang, :modified)",
-                [{"target": target, "seq": c.seq, "at": at_texts[c.at], "event": c.event, "id": c.id,
-                  "url": c.url, "lang": c.lang, "modified": c.modified.isoformat() if c.modified else None}
-                 for c in changes],
-            )
-            self._replace_snapshot({i.id: (i.url, i.lang, i.modified_iso, " ".join(i.topics))
-                                    for i in public_items})
-            if changes:
-                last = {"target": target, "seq": changes[-1].seq}
+                " VALUES (:target, :seq, :at, :event, :id, :url, :lang, :modified)", commit.change_rows)
+            self._replace_snapshot(commit.snapshot)
+            if commit.last_seq is not None:
+                last = {"target": target, "seq": commit.last_seq}
                 if not self._db.execute("UPDATE sequence SET last_seq = :seq WHERE target = :target", last):
                     self._db.execute("INSERT INTO sequence (target, last_seq) VALUES (:target, :seq)", last)
             self._db.execute("DELETE FROM changes WHERE target = :target AND at < :since",
-                             {"target": target, "since": _utc(now - KEEP)})
-            if events:   # delivered or given up long ago, with their deliveries and attempts
-                old = {"target": target.removesuffix("#partners"), "since": _utc(now - KEEP)}
+                             {"target": target, "since": _utc(commit.now - KEEP)})
+            if commit.events:   # delivered or given up long ago, with their deliveries and attempts
+                old = {"target": target.removesuffix("#partners"), "since": _utc(commit.now - KEEP)}
                 for table in ("delivery_attempts", "deliveries"):
                     self._db.execute(f"DELETE FROM {table} WHERE event_id IN (SELECT id FROM events"
                                      " WHERE target = :target AND at < :since)", old)
@@ -174,6 +184,23 @@ class Journal:
               "modified": rows[item_id][2], "topics": rows[item_id][3]} for item_id in changed],
         )
         self._snapshot = rows
+
+
+@dataclass(frozen=True)
+class Commit:
+    """A journal's commit, prepared (:meth:`Journal.prepare`): :meth:`write` it in the
+    transaction that publishes."""
+
+    journal: Journal
+    now: datetime
+    change_rows: list[dict]
+    outbox: list[dict]
+    snapshot: dict[str, tuple[str, str, str, str]]
+    last_seq: int | None
+    events: bool
+
+    def write(self) -> None:
+        self.journal._write(self)
 
 
 def _utc(when: datetime) -> str:

@@ -86,10 +86,12 @@ def _topics(catalog: Catalog) -> dict:
 
 
 def _changes(catalog: Catalog, changes: Sequence[Change], updated: datetime | None) -> dict:
+    # the changes of one build share its instant: a first build's 10,000 of them
+    at = {when: _iso(catalog, when) for when in {c.at for c in changes}}
     return {
         "version": FORMAT_VERSION,
         "updated": _iso(catalog, updated),
         "retention_days": KEEP.days,
-        "changes": [{"seq": c.seq, "event": c.event, "at": _iso(catalog, c.at), "id": c.id, "url": c.url,
+        "changes": [{"seq": c.seq, "event": c.event, "at": at[c.at], "id": c.id, "url": c.url,
                      "language": c.lang, "modified": _iso(catalog, c.modified)} for c in changes],
     }
