@@ -146,12 +146,16 @@ def pretty_json(value: object, indent: str = "") -> str:
         if not value:
             return "{}"
         inner = indent + "  "
-        fields = [f"{inner}{_encode_scalar(str(key))}: {pretty_json(item, inner)}"
+        # a string is most values: encoded here, without a call of this function each
+        fields = [f"{inner}{_encode_scalar(str(key))}: "
+                  f"{_encode_scalar(item) if type(item) is str else pretty_json(item, inner)}"
                   for key, item in value.items()]
         return "{\n" + ",\n".join(fields) + "\n" + indent + "}"
     if isinstance(value, list | tuple):
         if not value:
             return "[]"
         inner = indent + "  "
-        return "[\n" + ",\n".join(inner + pretty_json(item, inner) for item in value) + "\n" + indent + "]"
+        items = [inner + (_encode_scalar(item) if type(item) is str else pretty_json(item, inner))
+                 for item in value]
+        return "[\n" + ",\n".join(items) + "\n" + indent + "]"
     return _encode_scalar(value)
