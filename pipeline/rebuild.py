@@ -97,6 +97,7 @@ def remember(place: Place, catalog: Catalog, content: Content, recall: Recall) -
 
 
 def forget() -> None:
+    """Drop every kept build (the next builds plan every file)."""
     _KEPT.clear()
 
 
