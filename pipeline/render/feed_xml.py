@@ -22,6 +22,7 @@ them) and that is tested byte for byte against the feedgen way, which
 
 from __future__ import annotations
 
+import functools
 import html
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -33,7 +34,7 @@ from lxml import etree
 
 from .. import __version__
 from ..urls import FEED_FORMATS
-from .feed_model import Entry, FeedDoc, Link, escape_if_markup, iso_date, rfc2822
+from .feed_model import Category, Entry, FeedDoc, Link, escape_if_markup, iso_date, rfc2822
 
 __all__ = ["XmlWriter", "atom_fragment", "atom_id", "rss_fragment", "split_entries"]
 
@@ -247,13 +248,7 @@ def atom_fragment(entry: Entry) -> bytes:
     parts.append(_ATOM.element("    ", "content", entry.content_html, {"type": "html"}))
     parts += ["    " + _ATOM.tag("link", _link_attrs(link, False)) + "/>\n" for link in entry.links]
     parts.append(_ATOM.element("    ", "summary", summary, {"type": "html"} if summary_html else None))
-    for category in entry.categories:
-        attributes = {"term": category.term}
-        if category.scheme:
-            attributes["scheme"] = category.scheme
-        if category.label:
-            attributes["label"] = category.label
-        parts.append("    " + _ATOM.tag("category", attributes) + "/>\n")
+    parts += [_atom_category(category) for category in entry.categories]
     parts.append(_ATOM.element("    ", "published", entry.published.isoformat()))
     parts.append("  </entry>\n")
     return "".join(parts).encode("utf-8")
@@ -269,9 +264,7 @@ def rss_fragment(entry: Entry) -> bytes:
              element("      ", "description", html.escape(entry.summary, quote=False)),
              element("      ", "content:encoded", entry.content_html),
              element("      ", "guid", entry.id, {"isPermaLink": "true" if entry.permalink_id else "false"})]
-    for category in entry.categories:
-        parts.append(element("      ", "category", escape_if_markup(category.label or category.term)[0],
-                             {"domain": category.scheme} if category.scheme else None))
+    parts += [_rss_category(category) for category in entry.categories]
     enclosures = [link for link in entry.links if link.rel == "enclosure"]
     if enclosures:
         attributes = _link_attrs(enclosures[-1])
@@ -285,6 +278,24 @@ def rss_fragment(entry: Entry) -> bytes:
     parts.append(element("      ", "atom:updated", iso_date(entry.updated)))
     parts.append("    </item>\n")
     return "".join(parts).encode("utf-8")
+
+
+# A site's categories are its topics and organizations in each language: a few hundred
+# lines at most, written for every entry that has them.
+@functools.lru_cache(maxsize=1024)
+def _atom_category(category: Category) -> str:
+    attributes = {"term": category.term}
+    if category.scheme:
+        attributes["scheme"] = category.scheme
+    if category.label:
+        attributes["label"] = category.label
+    return "    " + _ATOM.tag("category", attributes) + "/>\n"
+
+
+@functools.lru_cache(maxsize=1024)
+def _rss_category(category: Category) -> str:
+    return _RSS.element("      ", "category", escape_if_markup(category.label or category.term)[0],
+                        {"domain": category.scheme} if category.scheme else None)
 
 
 def _atom_fragment(entry: etree._Element) -> bytes:
