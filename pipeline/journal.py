@@ -135,9 +135,9 @@ class Journal:
         first build of 10,000 items prepares them while its other process renders)."""
         target = self._target
         at_texts = {at: _utc(at) for at in {c.at for c in changes}}   # one instant, usually
-        modified = {c.seq: c.modified.isoformat() if c.modified else None for c in changes}
         change_rows = [{"target": target, "seq": c.seq, "at": at_texts[c.at], "event": c.event, "id": c.id,
-                        "url": c.url, "lang": c.lang, "modified": modified[c.seq]} for c in changes]
+                        "url": c.url, "lang": c.lang,
+                        "modified": c.modified.isoformat() if c.modified else None} for c in changes]
         outbox = event_rows(target.removesuffix("#partners"), now,
                             [item_event(c, self._visibility) for c in changes]) if events else []
         snapshot = {i.id: (i.url, i.lang, i.modified_iso, " ".join(i.topics)) for i in public_items}

@@ -41,10 +41,6 @@ class JsonWriter:
         parts[-1] = _ITEMS_END
         return parts
 
-    def forget(self, entry_id: str) -> None:
-        """Drop an item no document still to be written needs (bounds memory)."""
-        self._items.pop(entry_id, None)
-
     def document(self, doc: FeedDoc, items: bool = True) -> dict[str, Any]:
         """The feed as a dict (``items=False``: with an empty item list)."""
         feed: dict[str, Any] = {

@@ -118,10 +118,6 @@ class XmlWriter:
         fg.link(href=doc.page_url, rel="alternate", type="text/html", hreflang=doc.page_lang)
         return fg
 
-    def forget(self, entry_id: str) -> None:
-        """Drop an entry no document still to be written needs (bounds memory)."""
-        self._entries.pop(entry_id, None)
-
     def _fragments(self, entry: Entry) -> tuple[bytes, bytes]:
         cached = self._entries.get(entry.id)
         if cached is None:
