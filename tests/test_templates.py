@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.cli import main
 from pipeline.templating import BUILTIN
@@ -123,3 +125,66 @@ def test_a_long_running_process_sees_a_template_edited_within_the_same_second(ne
     os.utime(own, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert build(news) == 0
     assert '<p class="v2">Good news</p>' in (news.output / "news" / "good" / "index.html").read_text()
+
+
+# -- the fast rendering path writes what Jinja's own would -------------------------------
+
+_TRICKY = """\
+{% macro card(x) %}<b title="{{ x }}">{{ x }}</b>{% endmacro -%}
+{% macro boxed(x) %}<div>{{ x }}{{ caller() }}</div>{% endmacro -%}
+{% set captured %}<i>{{ text }}</i>{% endset -%}
+{{ text }}|{{ safe }}|{{ number }}|{{ none_value }}|{{ text | e }}|{{ text ~ safe }}
+{{ card(text) }}{% call boxed(safe) %}{{ text }}{% endcall %}{{ captured }}
+{% filter upper %}{{ text }}{% endfilter %}|{{ plain(text) }}|{{ with_context(text) }}
+{{ with_environment(text) }}|{{ callable_object(text) }}|{{ inherited(text) }}|{{ stopping() is undefined }}
+{% for value in [text, safe, number] %}{{ loop.index }}{{ value }}{% endfor %}|{{ when.isoformat() }}
+"""
+
+
+def _stock_and_ours(tmp_path, template: str):
+    from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
+
+    from pipeline.templating import _environment
+
+    (tmp_path / "t.html").write_text(template)
+    ours = _environment((tmp_path,), None, frozenset()).get_template("t.html")
+    stock = Environment(loader=DictLoader({"t.html": template}), undefined=StrictUndefined,
+                        autoescape=select_autoescape(["html", "xml"]), trim_blocks=True,
+                        lstrip_blocks=True).get_template("t.html")
+    return stock, ours
+
+
+@pytest.mark.parametrize("text", ["plain", "<a href=\"x\">'&'</a>", "&amp; &#39;", "–ä\u2028"])
+def test_our_environment_renders_what_stock_jinja_renders(tmp_path, text):
+    from datetime import datetime
+
+    from jinja2 import pass_context, pass_environment
+    from markupsafe import Markup
+
+    class CallableWithContext:
+        @pass_context
+        def __call__(self, context, value):
+            return f"{context['number']}:{value}"
+
+    class Inherits(CallableWithContext):
+        pass
+
+    def stopping():
+        raise StopIteration
+
+    stock, ours = _stock_and_ours(tmp_path, _TRICKY)
+    values = dict(text=text, safe=Markup("<em>safe</em>"), number=42, none_value=None,
+                  plain=lambda v: f"<{v}>", with_context=pass_context(lambda c, v: f"{c['number']}<{v}"),
+                  with_environment=pass_environment(lambda e, v: f"{type(e).__name__}<{v}"),
+                  callable_object=CallableWithContext(),
+                  inherited=Inherits(), stopping=stopping, when=datetime(2026, 12, 6, 8, 30))
+    assert ours.render(**values) == stock.render(**values)
+
+
+@given(st.one_of(st.text(), st.integers(), st.floats(allow_nan=False)))
+def test_our_escaping_is_markupsafes(value):
+    from markupsafe import escape
+
+    from pipeline.templating import _escape
+
+    assert _escape(value) == str(escape(value))
