@@ -100,16 +100,14 @@ def render_all(catalog: Catalog, config: Config, content: Content,
 _NO_ARCHIVE = Archive((), ())
 
 
-def _start_split(catalog: Catalog, config: Config, content: Content, changes: ChangeLog,
-                 publisher: Publisher, archive: Archive) -> _Forked:
-    """:func:`render_all` on both cores: the pages and feed documents of the older items in
-    a forked process (returned: call it for what it wrote), the newer ones and the
-    site-wide files here, both writing into the publisher's spare folder. Worth it when
-    every file is rendered (a first build, a lost state); a rebuild after an edit renders
-    a few. The forked process takes more than half of the items: this one also renders
-    the site-wide files."""
-    cut = round(len(catalog.items) * _FORKED_SHARE)
-    older, newer = Share(older=True, cut=cut), Share(older=False, cut=cut)
+def _fork_older_half(catalog: Catalog, config: Config, content: Content, publisher: Publisher) -> _Forked:
+    """:func:`render_all` on both cores, first half: the pages and feed documents of the
+    older items in a forked process (returned: call it for what it wrote), writing into
+    the publisher's spare folder; :func:`_render_newer_half` does the rest here. Worth it
+    when every file is rendered (a first build, a lost state); a rebuild after an edit
+    renders a few. The forked process takes more than half of the items: this one also
+    renders the site-wide files."""
+    older = Share(older=True, cut=_cut(catalog))
 
     def older_half() -> tuple:
         pages.render(catalog, config.paths.templates, publisher, older, _template_cache(config),
@@ -117,15 +115,20 @@ def _start_split(catalog: Catalog, config: Config, content: Content, changes: Ch
         feeds.render(catalog, publisher, older)
         return publisher.records()
 
-    child = _Forked(older_half)
-    try:
-        pages.render(catalog, config.paths.templates, publisher, newer, _template_cache(config),
-                     _renditions(config, content))
-        _render_the_rest(catalog, config, content, changes, publisher, newer, archive)
-    except BaseException:
-        child.cancel()   # never leave it writing into the spare once this build gives up
-        raise
-    return child
+    return _Forked(older_half)
+
+
+def _render_newer_half(catalog: Catalog, config: Config, content: Content, changes: ChangeLog,
+                       publisher: Publisher, archive: Archive) -> None:
+    """The pages and feed documents of the newer items, and the site-wide files."""
+    newer = Share(older=False, cut=_cut(catalog))
+    pages.render(catalog, config.paths.templates, publisher, newer, _template_cache(config),
+                 _renditions(config, content))
+    _render_the_rest(catalog, config, content, changes, publisher, newer, archive)
+
+
+def _cut(catalog: Catalog) -> int:
+    return round(len(catalog.items) * _FORKED_SHARE)
 
 
 _FORKED_SHARE = 0.55   # measured at 10,000 items: both processes then finish together
@@ -347,22 +350,24 @@ def _publish_content(config: Config, content: Content, now: datetime, content_di
     check_output_dir(output_dir)
     # One build at a time per output folder: the journal and the tree must move together.
     with output_lock(output_dir), _state(config, output_dir) as (journal, editions, db):
-        pending = journal.pending(catalog.items, now)
-        partner_journal = Journal(db, journal.target + "#partners", visibility="partners")
-        partner_pending = partner_journal.pending(catalog.partner_only, now)
-        # the site's own output issues due editions; a preview build elsewhere only shows them
-        archive = archive_editions(config, catalog, editions,
-                                   issue=output_dir == config.paths.output.resolve())
         step("rendering")
         publisher = Publisher(output_dir, config.site.base_url, GENERATOR, config.paths.state,
                               world=catalog.fingerprint)
         child: _Forked | None = None
         own_output = output_dir == config.paths.output.resolve()
         try:
-            changes = journal.log(now, pending)
-            # fork only on Linux: elsewhere forking a process with system libraries loaded is unsafe
+            # fork only on Linux: elsewhere forking a process with system libraries loaded is
+            # unsafe. Forked first: its half needs neither the journal nor the editions.
             if publisher.fresh and sys.platform == "linux" and len(catalog.items) > SPLIT_ABOVE:
-                child = _start_split(catalog, config, content, changes, publisher, archive)
+                child = _fork_older_half(catalog, config, content, publisher)
+            pending = journal.pending(catalog.items, now)
+            partner_journal = Journal(db, journal.target + "#partners", visibility="partners")
+            partner_pending = partner_journal.pending(catalog.partner_only, now)
+            # the site's own output issues due editions; a preview build elsewhere only shows them
+            archive = archive_editions(config, catalog, editions, issue=own_output)
+            changes = journal.log(now, pending)
+            if child is not None:
+                _render_newer_half(catalog, config, content, changes, publisher, archive)
             else:
                 render_all(catalog, config, content, changes, publisher, archive, recall)
             commits = [journal.prepare(pending, catalog.items, now, events=own_output),
