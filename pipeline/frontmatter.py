@@ -32,18 +32,23 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         says "title", "lang", "en" and a topic's key in every file, and each is matched
         against a dozen patterns (no path resolvers are registered)."""
         if kind is yaml.ScalarNode and implicit[0]:
-            tag = _RESOLVED.get(value)
-            if tag is None:
-                tag = super().resolve(kind, value, implicit)
-                if len(_RESOLVED) >= _RESOLVED_MAX:
-                    _RESOLVED.clear()   # bounded: content is untrusted
-                _RESOLVED[value] = tag
-            return tag
+            return _plain_tag(value)
         return super().resolve(kind, value, implicit)
 
 
-_RESOLVED: dict[str, str] = {}   # a plain scalar's text -> its tag, for _Loader
+_RESOLVED: dict[str, str] = {}   # a plain scalar's text -> its tag
 _RESOLVED_MAX = 4096
+
+
+def _plain_tag(value: str) -> str:
+    """The tag :class:`_Loader` gives a plain scalar's text ("en": str, "yes": bool)."""
+    tag = _RESOLVED.get(value)
+    if tag is None:
+        tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))
+        if len(_RESOLVED) >= _RESOLVED_MAX:
+            _RESOLVED.clear()   # bounded: content is untrusted
+        _RESOLVED[value] = tag
+    return tag
 
 
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
@@ -53,6 +58,13 @@ _Loader.yaml_implicit_resolvers = {
 }
 # an explicit !!timestamp stays text too
 _Loader.add_constructor(_TIMESTAMP, _Loader.construct_yaml_str)
+
+
+class _Resolver(yaml.resolver.BaseResolver):
+    yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+
+
+_RESOLVER = _Resolver()
 
 
 class FrontMatterError(Exception):
@@ -118,6 +130,13 @@ def _refuse_aliases_and_depth(source: str, first_line: int) -> None:
 
 
 def _load_yaml(source: str, first_line: int) -> tuple[dict[str, Any], dict[str, int]]:
+    """The front matter's fields, and the line of each."""
+    simple = _simple_yaml(source, first_line)
+    return simple if simple is not None else _compose_yaml(source, first_line)
+
+
+def _compose_yaml(source: str, first_line: int) -> tuple[dict[str, Any], dict[str, int]]:
+    """:func:`_load_yaml` through the YAML parser, for any front matter."""
     loader = _Loader(source)
     try:
         _refuse_aliases_and_depth(source, first_line)
@@ -172,6 +191,90 @@ def _text(node: yaml.ScalarNode) -> str:
     before parsing: only a double-quoted scalar's escapes ("\x07") can bring back
     characters XML forbids."""
     return clean_text(node.value) if node.style == '"' else node.value
+
+
+# -- front matter as nearly every file writes it, without a YAML parser -------------------
+# "title: text", "topics: [a, b]" and one level of "image:" with "  src: x" lines below:
+# read line by line several times faster than libyaml composes nodes (a tenth of a cold
+# build's parsing). Anything else, or any doubt, is left to the YAML parser: the result
+# is the same either way (tested against it).
+
+_KEY_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):(?: +(.*))?")
+_SUB_KEY_LINE = re.compile(r"( +)([A-Za-z_][A-Za-z0-9_-]*): +(.*)")
+_PLAIN_START = frozenset("-?:,[]{}#&*!|>'\"%@`")
+_FLOW_BREAKERS = re.compile(r"[:#,\[\]{}]")
+
+
+def _simple_yaml(source: str, first_line: int) -> tuple[dict[str, Any], dict[str, int]] | None:
+    """What :func:`_load_yaml` returns for simple front matter; None for anything else."""
+    meta: dict[str, Any] = {}
+    key_lines: dict[str, int] = {}
+    nested: dict[str, Any] | None = None   # the mapping a "key:" line opened, if any
+    indent = ""                            # its lines' indentation
+    for number, line in enumerate(source.split("\n")):
+        if not line.isprintable():   # tabs, no-break spaces, line separators: YAML's rules
+            return None
+        if not line:
+            continue
+        if line[0] == " ":   # a line of the open mapping, all as deep as its first
+            sub = _SUB_KEY_LINE.fullmatch(line)
+            if nested is None or sub is None or (nested and sub.group(1) != indent):
+                return None
+            key, value = sub.group(2), _simple_value(sub.group(3))
+            if value is None or key in nested or not _is_text(key):
+                return None
+            indent, nested[key] = sub.group(1), value
+            continue
+        if nested == {}:
+            return None   # "key:" with nothing under it: a null
+        match = _KEY_LINE.fullmatch(line)
+        if match is None or match.group(1) in meta or not _is_text(match.group(1)):
+            return None
+        key, text = match.group(1), match.group(2)
+        key_lines[key] = first_line + number
+        if text is None:
+            nested = meta[key] = {}
+            continue
+        nested, value = None, _simple_value(text)
+        if value is None:
+            return None
+        meta[key] = value
+    if nested == {}:
+        return None
+    return meta, key_lines
+
+
+def _simple_value(text: str) -> str | list[str] | None:
+    """A scalar or a flow list of scalars, as YAML reads it; None if it is anything else."""
+    if text.startswith("["):
+        if not text.endswith("]"):
+            return None
+        inner = text[1:-1].strip(" ")
+        if not inner:
+            return []
+        items = [_simple_scalar(item.strip(" "), flow=True) for item in inner.split(",")]
+        return None if None in items else items   # type: ignore[return-value]
+    return _simple_scalar(text, flow=False)
+
+
+def _simple_scalar(text: str, flow: bool) -> str | None:
+    if not text or text[-1] == " ":
+        return None
+    first = text[0]
+    if first in "\"'":
+        inner = text[1:-1]
+        if len(text) < 2 or text[-1] != first or first in inner or "\\" in inner:
+            return None
+        return inner
+    if first in _PLAIN_START or text.endswith(":") or ": " in text or " #" in text:
+        return None
+    if flow and _FLOW_BREAKERS.search(text):
+        return None
+    return text if _is_text(text) else None
+
+
+def _is_text(plain: str) -> bool:
+    return _plain_tag(plain) == _STR
 
 
 def _yaml_message(exc: yaml.MarkedYAMLError) -> str:

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.frontmatter import FrontMatterError, split_document
 from pipeline.model import NewsItem, Problem, Profile
@@ -511,3 +513,87 @@ def test_readers_are_pure_functions_of_their_input(site):
     first, second = (read_news("news/x.md", path.read_bytes(), s) for _ in range(2))
     assert first == second
     assert not (site.root / "content" / "media").exists()    # no I/O: the image is checked later
+
+
+# -- simple front matter is read without the YAML parser, with the same result ------------
+
+_PIECES = ["a", "Z", "7", "ä", "–", " ", "  ", ":", ": ", " #", "#", ",", "[", "]", "{", "}", "'", '"',
+           "\\", "-", "?", "&", "*", "!", "|", ">", "%", "@", "`", "~", ".", "=", "0x1", "1.5", "yes",
+           "null", "on", "12:30", "2026-11-20", "\u00a0", "\u2028", "\t", "\x85"]
+_text_pieces = st.lists(st.sampled_from(_PIECES), max_size=6).map("".join)
+_keys = st.sampled_from(["title", "topics", "image", "src", "alt", "yes", "on", "null", "a-b", "_x", "1a",
+                         "<<", "Title", "x y"])
+_scalars = st.one_of(_text_pieces, _text_pieces.map(lambda t: f'"{t}"'), _text_pieces.map(lambda t: f"'{t}'"))
+_flow = st.lists(_scalars, max_size=3).map(lambda items: "[" + ", ".join(items) + "]")
+_values = st.one_of(_scalars, _flow, _text_pieces.map(lambda t: "[" + t + "]"))
+_indent = st.sampled_from([" ", "  ", "    "])
+_line = st.one_of(
+    st.tuples(_keys, st.sampled_from([": ", ":  ", ":"]), _values).map("".join),
+    st.tuples(_keys, st.just(":")).map("".join),
+    st.tuples(_indent, _keys, st.just(": "), _values).map("".join),
+    st.sampled_from(["", "# a comment", "- item", "  - item", "  continued text"]),
+)
+
+
+# mostly harmless text with one odd piece in it: what the fast reader must judge right
+_plain_keys = st.sampled_from(["title", "topics", "image", "src", "alt"])
+_benign = st.lists(st.sampled_from(["a", "ä", " ", "-", "x", "1"]), max_size=4).map("".join)
+_ODD = [":", ": ", " #", ",", "[", "]", "{", "}", "'", '"', "\\", "-", "?", "&", "*", "!", "|", ">", "%", "@",
+        "`", "yes", "null", "12:30", "\u00a0", "\t"]
+_one_odd = st.tuples(_benign, st.sampled_from(_ODD), _benign).map("".join)
+_usual_scalar = st.one_of(_one_odd, _one_odd.map(lambda t: f'"{t}"'), _one_odd.map(lambda t: f"'{t}'"))
+_usual_value = st.one_of(_usual_scalar,
+                         st.lists(_usual_scalar, max_size=3).map(lambda i: "[" + ", ".join(i) + "]"))
+_usual_line = st.one_of(
+    st.tuples(_plain_keys, st.just(": "), _usual_value).map("".join),
+    st.tuples(st.just("  "), _plain_keys, st.just(": "), _usual_value).map("".join),
+    st.just("image:"),
+)
+
+
+def _same_as_the_parser(lines: list[str]) -> None:
+    from pipeline.frontmatter import _compose_yaml, _simple_yaml
+
+    source = "\n".join(lines)
+    simple = _simple_yaml(source, 2)
+    if simple is not None:
+        assert _compose_yaml(source, 2) == simple
+
+
+@given(st.lists(_line, max_size=6))
+@settings(max_examples=500, deadline=None)
+def test_simple_front_matter_reads_as_the_yaml_parser_reads_it(lines):
+    """Whatever the fast reader accepts, the YAML parser reads the same way (fields, types,
+    lines); what it does not accept goes to the parser, so errors stay the parser's."""
+    _same_as_the_parser(lines)
+
+
+@given(st.lists(_usual_line, min_size=1, max_size=3))
+@settings(max_examples=2500, deadline=None)
+def test_usual_front_matter_with_one_odd_piece_reads_as_the_yaml_parser_reads_it(lines):
+    _same_as_the_parser(lines)
+
+
+@pytest.mark.parametrize("source", [
+    'title: Plain text – ä\ndate: 2026-11-20T10:00\ntopics: [neurological, "medtech", \'x y\']\n'
+    "image:\n  src: media/a.svg\n  alt: A picture of cells\nsummary: \"Quoted: with # and ,\"",
+    "title: Plain\n\nauthors: []\ntranslation_key: story-1",
+])
+def test_the_usual_front_matter_takes_the_fast_way(source):
+    from pipeline.frontmatter import _compose_yaml, _simple_yaml
+
+    assert _simple_yaml(source, 2) is not None
+    assert _simple_yaml(source, 2) == _compose_yaml(source, 2)
+
+
+@pytest.mark.parametrize("source", [
+    "featured: yes", "count: 12", "title: a: b", "topics: [a: b]", "topics: [a #b]", "topics: [yes]",
+    "time: 12:30", "title:", "title: a\n  continued", "title: a # note",
+    "title: 'it''s'", 'title: "tab\\tescape"', "topics: [a,\n  b]", "image:\n  src: a\n    alt: b",
+    "image:\n  src: a\n alt: b", "title: a\ntitle: b", "title: *alias", "title: \u00a0nbsp",
+    "list:\n  - a", "on: x",
+])
+def test_anything_else_is_left_to_the_yaml_parser(source):
+    from pipeline.frontmatter import _simple_yaml
+
+    assert _simple_yaml(source, 2) is None
